@@ -1,0 +1,147 @@
+//! `rootcause kb check|test|graph|export`: tools for KB contributors.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use rootcause_engine::{
+    Diagnostic, Engine, KbSource, cases, check, embedded_source, export, graph, load,
+};
+
+use crate::render;
+
+fn source(dir: Option<&Path>) -> Result<KbSource, Diagnostic> {
+    match dir {
+        Some(d) => KbSource::from_dir(d),
+        None => Ok(embedded_source()),
+    }
+}
+
+fn print_diags(diags: &[Diagnostic], json: bool) {
+    let color = render::stderr_color();
+    for d in diags {
+        if json {
+            println!("{}", serde_json::to_string(d).unwrap_or_default());
+        } else {
+            eprint!("{}", render::diagnostic(d, color));
+            eprintln!();
+        }
+    }
+}
+
+/// `kb check`: exit 0 when valid, 1 when not; every problem is listed.
+pub fn check_cmd(dir: Option<&Path>, deny_warnings: bool, json: bool) -> ExitCode {
+    let src = match source(dir) {
+        Ok(s) => s,
+        Err(d) => {
+            print_diags(std::slice::from_ref(&d), json);
+            if !json {
+                println!("{}: invalid: 1 error(s), 0 warning(s)", d.file);
+            }
+            return ExitCode::from(1);
+        }
+    };
+    let root = src.root.clone();
+    let (diags, kb) = match load::parse(src) {
+        Ok(kb) => (check::check(&kb), Some(kb)),
+        Err(diags) => (diags, None),
+    };
+    print_diags(&diags, json);
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    let warnings = diags.len() - errors;
+    let failed = errors > 0 || (deny_warnings && warnings > 0);
+    if !json {
+        match (&kb, failed) {
+            (Some(kb), false) => println!(
+                "{root}: ok: {} causes, {} evidence, {} rules, {} fixes, {} collectors, {} codes, {} cases; {warnings} warning(s)",
+                kb.causes.len(),
+                kb.evidence.len(),
+                kb.rules.len(),
+                kb.fixes.len(),
+                kb.collectors.len(),
+                kb.codes.disconnect.len() + kb.codes.extended.len(),
+                kb.cases.len(),
+            ),
+            _ => println!("{root}: invalid: {errors} error(s), {warnings} warning(s)"),
+        }
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+pub fn load_engine(dir: Option<&Path>) -> Result<Engine, ExitCode> {
+    let loaded = match dir {
+        Some(d) => Engine::from_dir(d),
+        None => Engine::embedded(),
+    };
+    loaded.map_err(|diags| {
+        print_diags(&diags, false);
+        eprintln!("the knowledge base is invalid; `rootcause kb check` lists every problem");
+        ExitCode::from(1)
+    })
+}
+
+/// `kb export --format json`.
+pub fn export_cmd(engine: &Engine) -> Result<ExitCode> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&export::model_json(engine))?
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kb graph --format dot|mermaid`.
+pub fn graph_cmd(engine: &Engine, format: &str) -> ExitCode {
+    match format {
+        "dot" => print!("{}", graph::dot(engine)),
+        "mermaid" => print!("{}", graph::mermaid(engine)),
+        other => {
+            eprintln!("error: unknown graph format `{other}`: use dot or mermaid");
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// `kb test`: every case both ways; `N passed, N failed` on the last line.
+pub fn test_cmd(engine: &Engine, filter: Option<&str>, json: bool) -> ExitCode {
+    let runs = cases::run_all(engine, filter);
+    let failed = runs.iter().filter(|r| !r.passed).count();
+    let passed = runs.len() - failed;
+    if json {
+        for r in &runs {
+            println!("{}", serde_json::to_string(r).unwrap_or_default());
+        }
+    } else {
+        let color = render::stdout_color();
+        for r in runs.iter().filter(|r| !r.passed) {
+            let ranking: Vec<String> = r
+                .ranking
+                .iter()
+                .take(3)
+                .map(|(c, p)| format!("{c} {:.0}%", p * 100.0))
+                .collect();
+            println!(
+                "{} {} [{}] ({}): {}; got {}",
+                render::paint(color, "1;31", "FAIL"),
+                r.name,
+                serde_json::to_value(r.mode)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                r.file,
+                r.problems.join("; "),
+                ranking.join(", ")
+            );
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

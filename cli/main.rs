@@ -1,0 +1,152 @@
+//! `rootcause`: the command line of the troubleshooting expert system.
+//!
+//! The binary is a thin shell over `rootcause-engine`: it parses arguments,
+//! reads files and terminals, and prints. It knows nothing of probability.
+
+mod decode;
+mod diagnose;
+mod json_cmd;
+mod kb_cmd;
+mod render;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "rootcause",
+    version,
+    about = "Troubleshooting expert system: ranks root causes, asks the most informative question, orders fixes",
+    long_about = "Troubleshooting expert system. Without --kb it uses the embedded knowledge base \
+                  for Remote Desktop error 0x904 / extended 0x7."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct KbArg {
+    /// Knowledge-base folder (default: the embedded rdp-0x904 KB)
+    #[arg(long, value_name = "DIR")]
+    kb: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Diagnose interactively: answers in, ranked causes and fixes out
+    Diagnose(diagnose::DiagnoseArgs),
+    /// Serve the JSON lines protocol on stdin/stdout (for chatbots and scripts)
+    Json {
+        #[command(flatten)]
+        kb: KbArg,
+    },
+    /// Knowledge-base tools for contributors
+    #[command(subcommand)]
+    Kb(KbCommand),
+    /// Explain an mstsc disconnect code and extended code, e.g. `decode 0x904 0x7`
+    Decode {
+        /// Disconnect code, hex (0x904) or decimal (2308)
+        code: String,
+        /// Extended (ERRINFO) code
+        extended: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        kb: KbArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum KbCommand {
+    /// Validate a KB: exit 0 when valid, 1 with every problem listed
+    Check {
+        /// KB folder (default: the embedded KB)
+        dir: Option<PathBuf>,
+        /// Fail on warnings too
+        #[arg(long)]
+        deny_warnings: bool,
+        /// One JSON diagnostic per line
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the KB's cases, all answers at once and interactively
+    Test {
+        /// KB folder (default: the embedded KB)
+        dir: Option<PathBuf>,
+        /// Only cases whose name contains this text
+        #[arg(long)]
+        filter: Option<String>,
+        /// One JSON result per line
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the KB as a graph
+    Graph {
+        #[arg(long, default_value = "dot", value_parser = ["dot", "mermaid"])]
+        format: String,
+        #[command(flatten)]
+        kb: KbArg,
+    },
+    /// Print the resolved probabilistic model
+    Export {
+        #[arg(long, default_value = "json", value_parser = ["json"])]
+        format: String,
+        #[command(flatten)]
+        kb: KbArg,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Diagnose(args) => diagnose::run(args),
+        Command::Json { kb } => match kb_cmd::load_engine(kb.kb.as_deref()) {
+            Ok(engine) => json_cmd::run(engine),
+            Err(code) => Ok(code),
+        },
+        Command::Kb(KbCommand::Check {
+            dir,
+            deny_warnings,
+            json,
+        }) => Ok(kb_cmd::check_cmd(dir.as_deref(), deny_warnings, json)),
+        Command::Kb(KbCommand::Test { dir, filter, json }) => {
+            match kb_cmd::load_engine(dir.as_deref()) {
+                Ok(engine) => Ok(kb_cmd::test_cmd(&engine, filter.as_deref(), json)),
+                Err(code) => Ok(code),
+            }
+        }
+        Command::Kb(KbCommand::Graph { format, kb }) => match kb_cmd::load_engine(kb.kb.as_deref())
+        {
+            Ok(engine) => Ok(kb_cmd::graph_cmd(&engine, &format)),
+            Err(code) => Ok(code),
+        },
+        Command::Kb(KbCommand::Export { format: _, kb }) => {
+            match kb_cmd::load_engine(kb.kb.as_deref()) {
+                Ok(engine) => kb_cmd::export_cmd(&engine),
+                Err(code) => Ok(code),
+            }
+        }
+        Command::Decode {
+            code,
+            extended,
+            json,
+            kb,
+        } => match kb_cmd::load_engine(kb.kb.as_deref()) {
+            Ok(engine) => {
+                decode::run(&engine, &code, extended.as_deref(), json).map(|()| ExitCode::SUCCESS)
+            }
+            Err(code) => Ok(code),
+        },
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
