@@ -3,6 +3,7 @@
 //! The binary is a thin shell over `rootcause-engine`: it parses arguments,
 //! reads files and terminals, and prints. It knows nothing of probability.
 
+mod atomic;
 mod decode;
 mod diagnose;
 mod json_cmd;
