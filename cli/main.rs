@@ -102,6 +102,13 @@ enum KbCommand {
 }
 
 fn main() -> ExitCode {
+    // Like other Unix filters: a closed pipe (`rootcause ... | head`) ends
+    // the process quietly instead of a panic in `println!`.
+    #[cfg(unix)]
+    // SAFETY: called before any thread starts; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Diagnose(args) => diagnose::run(args),

@@ -1,0 +1,260 @@
+//! `rootcause diagnose` driven through a real pseudo-terminal (expectrl),
+//! through piped stdin, and killed in the middle of `:save`.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+use expectrl::{ControlCode, Eof, Expect, Regex, Session};
+
+type Pty = expectrl::session::OsSession;
+
+fn spawn(args: &[&str], home: &Path) -> Pty {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rootcause"));
+    cmd.args(args)
+        .env("NO_COLOR", "1")
+        .env("HOME", home)
+        .env_remove("XDG_DATA_HOME");
+    let mut p = Session::spawn(cmd).expect("spawn in a pty");
+    p.set_expect_timeout(Some(Duration::from_secs(20)));
+    p
+}
+
+fn text(c: &expectrl::Captures) -> String {
+    String::from_utf8_lossy(c.before()).into_owned() + &String::from_utf8_lossy(c.as_bytes())
+}
+
+/// Answer every question with `answer` until the conclusion appears.
+/// (Prompts are redrawn while typing, so the loop waits for what an answer
+/// prints, not for the prompt.)
+fn answer_until_conclusion(p: &mut Pty, answer: &str) -> String {
+    let mut seen = String::new();
+    for _ in 0..60 {
+        p.send_line(answer).unwrap();
+        let c = p
+            .expect(Regex(r"Q\d+\.|=== Conclusion ==="))
+            .expect("a question or the conclusion");
+        let t = text(&c);
+        seen.push_str(&t);
+        if t.ends_with("=== Conclusion ===") {
+            let c = p.expect("rootcause> ").expect("the command prompt");
+            seen.push_str(&text(&c));
+            return seen;
+        }
+    }
+    panic!("no conclusion after 60 answers:\n{seen}");
+}
+
+#[test]
+fn full_diagnosis_to_a_conclusion_in_a_terminal() {
+    let home = temp_dir("pty-full");
+    let mut p = spawn(
+        &[
+            "diagnose",
+            "--observe",
+            "certificate_expired=yes",
+            "--observe",
+            "host_recently_renamed_or_migrated=yes",
+        ],
+        &home,
+    );
+    let c = p.expect("answer> ").unwrap();
+    assert!(text(&c).contains("rdp-0x904"), "header names the KB");
+    // Two answers were given on the command line: the first question is Q3.
+    assert!(text(&c).contains("Q3."), "{}", text(&c));
+    // Answer "I don't know" to everything: the engine still concludes.
+    let seen = answer_until_conclusion(&mut p, "?");
+    assert!(seen.contains("=== Conclusion ==="), "{seen}");
+    assert!(seen.contains("Most likely: "), "{seen}");
+    assert!(seen.contains("Fix plan"), "{seen}");
+    p.send_line(":quit").unwrap();
+    p.expect(Eof).unwrap();
+    assert!(p.get_process().wait().is_ok());
+    // History was written to the user's data dir.
+    assert!(home.join(".local/share/rootcause/history").exists());
+}
+
+#[test]
+fn why_explain_and_back() {
+    let home = temp_dir("pty-why");
+    let mut p = spawn(&["diagnose"], &home);
+    p.expect("answer> ").unwrap();
+    p.send_line(":why").unwrap();
+    p.expect("bits of uncertainty").unwrap();
+    p.expect("What each answer would do").unwrap();
+
+    p.send_line("2").unwrap();
+    p.expect("Most likely causes:").unwrap();
+    p.expect("Advice:").unwrap();
+    p.expect("Q2.").unwrap();
+
+    p.send_line(":explain").unwrap();
+    p.expect("weight of evidence").unwrap();
+    let c = p.expect(Regex(r"total [+-]\d")).unwrap();
+    assert!(text(&c).contains("connection_path = vpn"), "{}", text(&c));
+
+    p.send_line(":back").unwrap();
+    p.expect("(last change undone)").unwrap();
+    p.expect("Q1.").unwrap();
+    p.send_line(":quit").unwrap();
+    p.expect(Eof).unwrap();
+}
+
+#[test]
+fn tab_completes_a_command() {
+    let home = temp_dir("pty-tab");
+    let mut p = spawn(&["diagnose"], &home);
+    p.expect("answer> ").unwrap();
+    p.send(":expl\t").unwrap();
+    p.expect(":explain").unwrap();
+    p.send("\r").unwrap();
+    p.expect("weight of evidence").unwrap();
+    p.send_line(":quit").unwrap();
+    p.expect(Eof).unwrap();
+}
+
+#[test]
+fn ctrl_c_cancels_the_line_and_ctrl_d_offers_to_save() {
+    let home = temp_dir("pty-ctrl");
+    let mut p = spawn(&["diagnose"], &home);
+    p.expect("answer> ").unwrap();
+    p.send("3").unwrap();
+    p.send(ControlCode::EndOfText).unwrap(); // Ctrl-C
+    p.expect("(line cancelled").unwrap();
+    p.expect("answer> ").unwrap();
+    // The cancelled "3" was not taken as an answer: answer 2 now.
+    p.send_line("2").unwrap();
+    p.expect("Q2.").unwrap();
+    p.expect("answer> ").unwrap();
+    p.send(ControlCode::EndOfTransmission).unwrap(); // Ctrl-D
+    p.expect("Save this session before leaving?").unwrap();
+    let file = home.join("saved.json");
+    p.send_line(file.to_str().unwrap()).unwrap();
+    p.expect("saved to").unwrap();
+    p.expect(Eof).unwrap();
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(saved["format"], "rootcause-session");
+    assert_eq!(
+        saved["state"]["observations"][0]["evidence"],
+        "connection_path"
+    );
+    assert_eq!(saved["state"]["observations"][0]["value"], "vpn");
+}
+
+#[test]
+fn piped_session_prints_plain_text_and_a_report() {
+    let input = "2\n1\n:why\n?\n:observe certificate_expired=yes\n:rank\n:fixes\n:quit\n";
+    let (code, out, err) = run_stdin(&["diagnose", "--report", "md"], input.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains('\x1b'), "no escape sequences when piped");
+    assert!(
+        out.contains("Q1. How does the failing client reach the host?"),
+        "{out}"
+    );
+    assert!(
+        out.contains("answer> 2"),
+        "piped answers are echoed:\n{out}"
+    );
+    assert!(out.contains("Most likely causes:"), "{out}");
+    assert!(
+        out.contains("Fix plan, best chance of success per effort first:"),
+        "{out}"
+    );
+    // The report at the end.
+    let report = &out[out.find("# Troubleshooting report").expect("report")..];
+    assert!(
+        report.contains("| Question | Answer | Source |"),
+        "{report}"
+    );
+    assert!(report.contains("Over a VPN (vpn)"), "{report}");
+    assert!(report.contains("## Ranking"), "{report}");
+    assert!(report.contains("## Fix plan"), "{report}");
+}
+
+#[test]
+fn save_and_load_round_trip() {
+    let dir = temp_dir("save-load");
+    let file = dir.join("s.json");
+    let input = format!("2\n1\n:save {}\n:quit\n", file.display());
+    let (code, _, err) = run_stdin(&["diagnose"], input.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run_stdin(
+        &[
+            "diagnose",
+            "--load",
+            file.to_str().unwrap(),
+            "--report",
+            "json",
+        ],
+        b":quit\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    let json = &out[out.find("{\n").expect("json report")..];
+    let report: serde_json::Value = serde_json::from_str(json).unwrap();
+    let obs = report["state"]["observations"].as_array().unwrap();
+    assert_eq!(obs.len(), 2);
+    assert_eq!(obs[0]["value"], "vpn");
+}
+
+#[test]
+fn load_reports_what_no_longer_fits() {
+    let dir = temp_dir("load-drop");
+    let file = dir.join("s.json");
+    let state = serde_json::json!({
+        "format": "rootcause-session", "version": 1,
+        "state": {"kb": "rdp-0x904", "kb_version": "0.9.0", "observations": [
+            {"evidence": "connection_path", "value": "vpn", "source": {"kind": "user"}},
+            {"evidence": "retired_question", "value": "yes", "source": {"kind": "user"}},
+            {"evidence": "port_reachable", "value": "perhaps", "source": {"kind": "user"}}
+        ]}
+    });
+    std::fs::write(&file, state.to_string()).unwrap();
+    let (code, out, err) = run_stdin(&["diagnose", "--load", file.to_str().unwrap()], b":quit\n");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("saved with KB version 0.9.0"), "{out}");
+    assert!(
+        out.contains("dropped answer retired_question = yes: unknown evidence"),
+        "{out}"
+    );
+    assert!(
+        out.contains("dropped answer port_reachable = perhaps"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_crash_during_save_never_corrupts_the_existing_file() {
+    let dir = temp_dir("crash-save");
+    let file = dir.join("s.json");
+    let input = format!("2\n:save {}\n:quit\n", file.display());
+    let (code, _, _) = run_stdin(&["diagnose"], input.as_bytes());
+    assert_eq!(code, 0);
+    let before = std::fs::read_to_string(&file).unwrap();
+
+    // Crash between writing the temporary file and renaming it.
+    let input = format!("2\n1\n1\n:save {}\n", file.display());
+    let out = bin()
+        .arg("diagnose")
+        .env("ROOTCAUSE_CRASH_BEFORE_RENAME", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(input.as_bytes())?;
+            c.wait()
+        })
+        .unwrap();
+    assert!(!out.success(), "the process was meant to crash");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        before,
+        "the old file is intact"
+    );
+    let _: serde_json::Value = serde_json::from_str(&before).unwrap();
+}
