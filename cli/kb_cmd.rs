@@ -10,7 +10,7 @@ use rootcause_engine::{
 
 use crate::render;
 
-fn source(dir: Option<&Path>) -> Result<KbSource, Diagnostic> {
+fn source(dir: Option<&Path>) -> Result<KbSource, Box<Diagnostic>> {
     match dir {
         Some(d) => KbSource::from_dir(d),
         None => Ok(embedded_source()),

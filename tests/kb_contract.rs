@@ -15,15 +15,29 @@ fn export() -> Value {
 }
 
 const CAUSES: &[&str] = &[
-    "rdp_certificate_invalid", "machinekeys_corruption", "security_layer_mismatch",
-    "credssp_oracle_mismatch", "nla_authentication_failure", "intermediary_security_mismatch",
-    "antivirus_interference", "firewall_blocking", "network_instability", "mtu_mismatch",
-    "outdated_client", "windows_update_regression", "licensing_or_cache", "rdp_service_unavailable", "other",
+    "rdp_certificate_invalid",
+    "machinekeys_corruption",
+    "security_layer_mismatch",
+    "credssp_oracle_mismatch",
+    "nla_authentication_failure",
+    "intermediary_security_mismatch",
+    "antivirus_interference",
+    "firewall_blocking",
+    "network_instability",
+    "mtu_mismatch",
+    "outdated_client",
+    "windows_update_regression",
+    "licensing_or_cache",
+    "rdp_service_unavailable",
+    "other",
 ];
 
 const EVIDENCE: &[(&str, &[&str])] = &[
     ("connection_path", &["lan", "vpn", "gateway", "internet"]),
-    ("host_os", &["windows_client", "windows_server", "non_windows"]),
+    (
+        "host_os",
+        &["windows_client", "windows_server", "non_windows"],
+    ),
     ("host_is_cloud_vm", &["yes", "no"]),
     ("host_recently_renamed_or_migrated", &["yes", "no"]),
     ("recent_windows_update", &["yes", "no"]),
@@ -31,7 +45,18 @@ const EVIDENCE: &[(&str, &[&str])] = &[
     ("client_fails_everywhere", &["yes", "no"]),
     ("works_bypassing_path", &["yes", "no"]),
     ("port_reachable", &["yes", "no"]),
-    ("rdp_negotiation", &["nla", "tls", "standard_rdp_only", "hybrid_required", "cert_missing", "closed_early", "not_rdp"]),
+    (
+        "rdp_negotiation",
+        &[
+            "nla",
+            "tls",
+            "standard_rdp_only",
+            "hybrid_required",
+            "cert_missing",
+            "closed_early",
+            "not_rdp",
+        ],
+    ),
     ("tls_handshake", &["ok", "fails"]),
     ("certificate_expired", &["yes", "no"]),
     ("schannel_36870_seen", &["yes", "no"]),
@@ -55,8 +80,18 @@ const EVIDENCE: &[(&str, &[&str])] = &[
 fn export_is_a_complete_normalised_model() {
     let m = export();
     assert_eq!(m["kb"], "rdp-0x904");
-    let causes: Vec<&str> = m["causes"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
-    let sum: f64 = m["causes"].as_array().unwrap().iter().map(|c| c["prior"].as_f64().unwrap()).sum();
+    let causes: Vec<&str> = m["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    let sum: f64 = m["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["prior"].as_f64().unwrap())
+        .sum();
     assert!((sum - 1.0).abs() < 1e-9, "priors sum to {sum}");
     assert_eq!(causes.last(), Some(&"other"));
     for want in CAUSES {
@@ -64,18 +99,36 @@ fn export_is_a_complete_normalised_model() {
     }
     let evidence = m["evidence"].as_array().unwrap();
     for (id, values) in EVIDENCE {
-        let e = evidence.iter().find(|e| e["id"] == *id).unwrap_or_else(|| panic!("evidence {id} missing"));
-        let got: Vec<&str> = e["values"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let e = evidence
+            .iter()
+            .find(|e| e["id"] == *id)
+            .unwrap_or_else(|| panic!("evidence {id} missing"));
+        let got: Vec<&str> = e["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
         assert_eq!(&got, values, "values of {id}");
     }
     for e in evidence {
         let values = e["values"].as_array().unwrap();
         let rows = e["likelihood"].as_object().unwrap();
-        assert_eq!(rows.len(), causes.len(), "{}: one row per cause incl. other", e["id"]);
+        assert_eq!(
+            rows.len(),
+            causes.len(),
+            "{}: one row per cause incl. other",
+            e["id"]
+        );
         for cause in &causes {
-            let row = rows[*cause].as_object().unwrap_or_else(|| panic!("{} lacks row {cause}", e["id"]));
+            let row = rows[*cause]
+                .as_object()
+                .unwrap_or_else(|| panic!("{} lacks row {cause}", e["id"]));
             assert_eq!(row.len(), values.len());
-            let s: f64 = values.iter().map(|v| row[v.as_str().unwrap()].as_f64().unwrap()).sum();
+            let s: f64 = values
+                .iter()
+                .map(|v| row[v.as_str().unwrap()].as_f64().unwrap())
+                .sum();
             assert!((s - 1.0).abs() < 1e-9, "{} | {cause} sums to {s}", e["id"]);
         }
     }
@@ -86,8 +139,16 @@ fn export_is_a_complete_normalised_model() {
             assert!((0.0..=1.0).contains(&p.as_f64().unwrap()));
         }
     }
-    let fixes: Vec<&str> = m["fixes"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
-    assert!(fixes.contains(&"regenerate_rdp_certificate"), "named in the protocol example");
+    let fixes: Vec<&str> = m["fixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        fixes.contains(&"regenerate_rdp_certificate"),
+        "named in the protocol example"
+    );
 }
 
 /// Every backticked id in the KB-ids column of docs/seed-coverage.md exists.
@@ -119,12 +180,18 @@ fn seed_coverage_names_existing_ids() {
         }
         let cells: Vec<&str> = line.split('|').collect();
         let kind = cells[3].trim();
-        assert!(["cause", "check", "fix", "context"].contains(&kind), "bad kind in: {line}");
+        assert!(
+            ["cause", "check", "fix", "context"].contains(&kind),
+            "bad kind in: {line}"
+        );
         let col = cells[4];
         let named: Vec<&str> = col.split('`').skip(1).step_by(2).collect();
         assert!(!named.is_empty(), "a row names no KB id: {line}");
         for id in named {
-            assert!(ids.contains(id), "seed-coverage names `{id}`, which is not in the KB");
+            assert!(
+                ids.contains(id),
+                "seed-coverage names `{id}`, which is not in the KB"
+            );
         }
         rows += 1;
     }
@@ -136,7 +203,14 @@ fn seed_coverage_names_existing_ids() {
 fn every_cause_has_a_case_and_a_fix_and_kb_test_passes() {
     let (code, out, err) = run(&["kb", "test"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.trim_end().lines().last().unwrap().ends_with(" passed, 0 failed"), "{out}");
+    assert!(
+        out.trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .ends_with(" passed, 0 failed"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -144,8 +218,14 @@ fn graphs_render() {
     let (code, dot, _) = run(&["kb", "graph", "--format", "dot"]);
     assert_eq!(code, 0);
     assert!(dot.starts_with("digraph \"rdp-0x904\""));
-    assert!(dot.contains("\"c:rdp_certificate_invalid\" -> \"e:certificate_expired\""), "likelihood link");
-    assert!(dot.contains("style=dashed, label=\"ask_if\""), "ask_if edges are dashed");
+    assert!(
+        dot.contains("\"c:rdp_certificate_invalid\" -> \"e:certificate_expired\""),
+        "likelihood link"
+    );
+    assert!(
+        dot.contains("style=dashed, label=\"ask_if\""),
+        "ask_if edges are dashed"
+    );
     assert!(dot.contains("\"f:regenerate_rdp_certificate\" -> \"c:rdp_certificate_invalid\""));
     assert!(dot.trim_end().ends_with('}'));
     let (code, mm, _) = run(&["kb", "graph", "--format", "mermaid"]);
@@ -158,7 +238,10 @@ fn graphs_render() {
 fn decode_explains_0x904_0x7_in_hex_and_decimal() {
     let (code, out, _) = run(&["decode", "0x904", "0x7"]);
     assert_eq!(code, 0);
-    assert!(out.contains("socket closed by the far end during connection setup, no error PDU"), "{out}");
+    assert!(
+        out.contains("socket closed by the far end during connection setup, no error PDU"),
+        "{out}"
+    );
     assert!(out.contains("rootcause diagnose"), "{out}");
     let (code, dec, _) = run(&["decode", "2308", "7"]);
     assert_eq!(code, 0);
@@ -174,20 +257,32 @@ fn decode_explains_0x904_0x7_in_hex_and_decimal() {
 #[test]
 fn decode_covers_the_fact_sheet_tables() {
     // Every disconnect code of fact sheet §1.5 and every ERRINFO of §1.4.
-    for code in ["0x104", "0x108", "0x204", "0x304", "0x404", "0x406", "0x408", "0x506", "0x508", "0x604",
-                 "0x606", "0x704", "0x706", "0x708", "0x804", "0x808", "0x904", "0x906", "0x907", "0x908",
-                 "0xA06", "0xB06", "0xB08", "0xB09", "0xC06", "0xC08", "0xE06", "0x807", "0xA07", "0xB07",
-                 "0xC07", "0xD07", "0xE07", "0xF07", "0x1207", "0x1607", "0x1707", "0x1807", "0x1B07",
-                 "0x1C07", "0x1D07", "0x2107", "0x2207", "0x1104", "0x112F", "50331673"] {
+    for code in [
+        "0x104", "0x108", "0x204", "0x304", "0x404", "0x406", "0x408", "0x506", "0x508", "0x604",
+        "0x606", "0x704", "0x706", "0x708", "0x804", "0x808", "0x904", "0x906", "0x907", "0x908",
+        "0xA06", "0xB06", "0xB08", "0xB09", "0xC06", "0xC08", "0xE06", "0x807", "0xA07", "0xB07",
+        "0xC07", "0xD07", "0xE07", "0xF07", "0x1207", "0x1607", "0x1707", "0x1807", "0x1B07",
+        "0x1C07", "0x1D07", "0x2107", "0x2207", "0x1104", "0x112F", "50331673",
+    ] {
         let (c, out, _) = run(&["decode", code, "--json"]);
         assert_eq!(c, 0, "{code}");
         let v: Value = serde_json::from_str(&out).unwrap();
-        assert!(v["disconnect"].is_object(), "disconnect code {code} missing from codes.ron");
+        assert!(
+            v["disconnect"].is_object(),
+            "disconnect code {code} missing from codes.ron"
+        );
     }
-    for x in (0x0..=0xC).chain(0xF..=0x12).chain(0x17..=0x1A).chain(0x100..=0x10B) {
+    for x in (0x0..=0xC)
+        .chain(0xF..=0x12)
+        .chain(0x17..=0x1A)
+        .chain(0x100..=0x10B)
+    {
         let (c, out, _) = run(&["decode", "0x904", &x.to_string(), "--json"]);
         assert_eq!(c, 0);
         let v: Value = serde_json::from_str(&out).unwrap();
-        assert!(v["extended_entry"].is_object(), "extended code {x:#x} missing from codes.ron");
+        assert!(
+            v["extended_entry"].is_object(),
+            "extended code {x:#x} missing from codes.ron"
+        );
     }
 }

@@ -20,6 +20,9 @@ pub const SUM_TOLERANCE: f64 = 1e-9;
 /// Values reserved by the engine and protocol.
 pub const RESERVED_VALUES: &[&str] = &["unknown"];
 
+/// Where to report: the file, the entity id, and optionally a needle inside it.
+struct Place<'p>(&'p str, &'p str, Option<&'p str>);
+
 struct Checker<'a> {
     kb: &'a Kb,
     out: Vec<Diagnostic>,
@@ -36,12 +39,11 @@ impl<'a> Checker<'a> {
         &mut self,
         sev: Severity,
         code: &'static str,
-        file: &str,
-        id: &str,
-        needle: Option<&str>,
+        place: Place,
         msg: String,
         help: Option<String>,
     ) {
+        let Place(file, id, needle) = place;
         let f = self.file(file);
         let start = f.find_id(id).unwrap_or(0);
         let offset = match needle {
@@ -54,7 +56,7 @@ impl<'a> Checker<'a> {
     }
 
     fn err(&mut self, code: &'static str, file: &str, id: &str, needle: Option<&str>, msg: String) {
-        self.at(Severity::Error, code, file, id, needle, msg, None);
+        self.at(Severity::Error, code, Place(file, id, needle), msg, None);
     }
 
     fn warn(
@@ -69,9 +71,7 @@ impl<'a> Checker<'a> {
         self.at(
             Severity::Warning,
             code,
-            file,
-            id,
-            needle,
+            Place(file, id, needle),
             msg,
             Some(help.to_string()),
         );
@@ -960,9 +960,7 @@ fn check_settable(c: &mut Checker) {
             c.at(
                 Severity::Error,
                 "unsettable",
-                "evidence.ron",
-                &e.id,
-                None,
+                Place("evidence.ron", &e.id, None),
                 format!(
                     "nothing can set `{}`: it has no question and no rule sets it",
                     e.id
@@ -983,9 +981,7 @@ fn check_settable(c: &mut Checker) {
             c.at(
                 Severity::Error,
                 "no_fix",
-                "causes.ron",
-                &cause.id,
-                None,
+                Place("causes.ron", &cause.id, None),
                 format!("no fix resolves `{}`", cause.id),
                 Some("add a fix in fixes.ron whose `resolves` names this cause".into()),
             );
@@ -1030,9 +1026,7 @@ fn check_distinguishable(c: &mut Checker) {
             c.at(
                 Severity::Error,
                 "indistinguishable",
-                "causes.ron",
-                &cause.id,
-                None,
+                Place("causes.ron", &cause.id, None),
                 msg,
                 Some(
                     "give one of them a different likelihood for some evidence in evidence.ron"

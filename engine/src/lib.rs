@@ -67,7 +67,7 @@ impl Engine {
 
     /// Load a KB folder.
     pub fn from_dir(dir: &Path) -> Result<Engine, Vec<Diagnostic>> {
-        Engine::load(KbSource::from_dir(dir).map_err(|d| vec![d])?)
+        Engine::load(KbSource::from_dir(dir).map_err(|d| vec![*d])?)
     }
 
     /// The KB compiled into the binary.

@@ -67,7 +67,7 @@ pub const FILES: &[(&str, bool, &str)] = &[
 
 impl KbSource {
     /// Read every `.ron` file of a KB folder (top level and `cases/`).
-    pub fn from_dir(dir: &Path) -> Result<KbSource, Diagnostic> {
+    pub fn from_dir(dir: &Path) -> Result<KbSource, Box<Diagnostic>> {
         let root = dir.display().to_string();
         let meta = fs::metadata(dir).map_err(|e| {
             folder_error(
@@ -143,7 +143,7 @@ impl KbSource {
                         format!("{display} is not valid UTF-8 (byte offset {valid})"),
                     );
                     d.help = Some("save the file as UTF-8".into());
-                    return Err(d);
+                    return Err(Box::new(d));
                 }
             };
             files.push(SourceFile::new(display, name, text));
@@ -182,8 +182,8 @@ fn collect_ron(dir: &Path, prefix: &str, out: &mut Vec<(PathBuf, String)>) -> st
     Ok(())
 }
 
-fn folder_error(file: &str, message: String, help: &str) -> Diagnostic {
-    Diagnostic {
+fn folder_error(file: &str, message: String, help: &str) -> Box<Diagnostic> {
+    Box::new(Diagnostic {
         severity: Severity::Error,
         code: "io",
         message,
@@ -192,7 +192,7 @@ fn folder_error(file: &str, message: String, help: &str) -> Diagnostic {
         column: 1,
         snippet: None,
         help: Some(help.to_string()),
-    }
+    })
 }
 
 /// A parsed KB: the model plus the sources, for locating problems.
@@ -242,7 +242,7 @@ pub fn parse(source: KbSource) -> Result<Kb, Vec<Diagnostic>> {
     }
     for (name, required, _) in FILES {
         if *required && source.file(name).is_none() {
-            diags.push(folder_error(
+            diags.push(*folder_error(
                 &format!("{}/{name}", source.root),
                 format!("{name} is missing from {}", source.root),
                 "every KB needs kb.ron, causes.ron, evidence.ron and fixes.ron",

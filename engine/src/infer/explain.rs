@@ -54,7 +54,14 @@ pub fn contributions(model: &Model, factors: &[Factor], cause: usize) -> Vec<Con
     let mut post = model.prior.clone();
     let mut out = Vec::with_capacity(factors.len());
     for factor in factors {
-        let rest = 1.0 - post[cause];
+        // Summed rather than `1 − P(c)`: near certainty the subtraction
+        // cancels (and is 0 once P(c) rounds to 1), which broke telescoping.
+        let rest: f64 = post
+            .iter()
+            .enumerate()
+            .filter(|&(c, _)| c != cause)
+            .map(|(_, p)| p)
+            .sum();
         let p_c = factor[cause];
         let p_not = if rest > 0.0 {
             post.iter()
