@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use rootcause_engine::{
-    Diagnostic, Engine, KbSource, cases, check, embedded_source, export, graph, load,
+    Diagnostic, Engine, KbSource, cases, check, embedded_source, export, graph, load, simulate,
 };
 
 use crate::render;
@@ -144,4 +144,37 @@ pub fn test_cmd(engine: &Engine, filter: Option<&str>, json: bool) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// `bench simulate`: the efficiency table.
+pub fn simulate_cmd(engine: &Engine, cases: usize, seed: u64, json: bool) -> Result<ExitCode> {
+    let r = simulate::simulate(engine, cases, seed);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} simulated cases of {} (seed {}). Entropy of the prior: {:.2} bits, the lower bound on the mean number of yes/no questions.\n",
+        r.cases, r.kb, r.seed, r.prior_entropy_bits
+    );
+    println!("| policy | mean questions | top-1 | top-3 | mean cost to fix | fixed |");
+    println!("|---|---|---|---|---|---|");
+    for p in &r.policies {
+        let diag = p.policy == "engine" || p.policy == "checklist";
+        let pct = |x: f64| format!("{:.1}%", x * 100.0);
+        println!(
+            "| {} | {:.2} | {} | {} | {} | {} |",
+            p.policy,
+            p.mean_questions,
+            if diag { pct(p.top1) } else { "-".into() },
+            if diag { pct(p.top3) } else { "-".into() },
+            if diag {
+                "-".into()
+            } else {
+                format!("{:.2}", p.mean_cost)
+            },
+            if diag { "-".into() } else { pct(p.resolved) },
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -47,12 +47,33 @@ enum Command {
     /// Knowledge-base tools for contributors
     #[command(subcommand)]
     Kb(KbCommand),
+    /// Measure diagnostic efficiency
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Explain an mstsc disconnect code and extended code, e.g. `decode 0x904 0x7`
     Decode {
         /// Disconnect code, hex (0x904) or decimal (2308)
         code: String,
         /// Extended (ERRINFO) code
         extended: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        kb: KbArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Simulate diagnoses: the engine against a fixed checklist and the entropy bound
+    Simulate {
+        /// Number of simulated cases
+        #[arg(long, default_value_t = 10_000)]
+        cases: usize,
+        /// Random seed (same seed, same cases)
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
         /// Print JSON
         #[arg(long)]
         json: bool,
@@ -138,6 +159,15 @@ fn main() -> ExitCode {
                 Err(code) => Ok(code),
             }
         }
+        Command::Bench(BenchCommand::Simulate {
+            cases,
+            seed,
+            json,
+            kb,
+        }) => match kb_cmd::load_engine(kb.kb.as_deref()) {
+            Ok(engine) => kb_cmd::simulate_cmd(&engine, cases, seed, json),
+            Err(code) => Ok(code),
+        },
         Command::Decode {
             code,
             extended,

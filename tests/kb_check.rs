@@ -129,7 +129,9 @@ fn warnings_fail_only_with_deny_warnings() {
     let dir = temp_dir("warnings");
     copy_dir(&fixture("kb/mini"), &dir);
     let fixes = std::fs::read_to_string(dir.join("fixes.ron")).unwrap();
-    let fixes = fixes.replace("        verify: Some((text: \"A page prints\")),\n", "");
+    let line = "        verify: Some((text: \"A page prints and the spooler reports no error\", expect: {\"spooler_error\": \"no\"})),\n";
+    assert!(fixes.contains(line));
+    let fixes = fixes.replace(line, "");
     std::fs::write(dir.join("fixes.ron"), fixes).unwrap();
     let (code, _, err) = run(&["kb", "check", dir.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");

@@ -138,6 +138,17 @@ fn check_manifest(c: &mut Checker) {
             ),
         );
     }
+    for e in &m.checklist {
+        if c.kb.evidence(e).is_none() {
+            c.err(
+                "unknown_evidence",
+                "kb.ron",
+                &id,
+                Some(e),
+                format!("checklist names unknown evidence `{e}`"),
+            );
+        }
+    }
     if m.max_questions == 0 {
         c.err(
             "range",

@@ -26,6 +26,7 @@ pub mod model;
 pub mod protocol;
 pub mod rules;
 pub mod session;
+pub mod simulate;
 
 use std::path::Path;
 
@@ -52,7 +53,11 @@ pub struct Engine {
 impl Engine {
     /// Parse and check a KB; on any error, every diagnostic is returned.
     pub fn load(source: KbSource) -> Result<Engine, Vec<Diagnostic>> {
-        let kb = load::parse(source)?;
+        Engine::from_kb(load::parse(source)?)
+    }
+
+    /// Check an already parsed (or generated) KB and compile it.
+    pub fn from_kb(kb: Kb) -> Result<Engine, Vec<Diagnostic>> {
         let diags = check::check(&kb);
         if diags.iter().any(Diagnostic::is_error) {
             return Err(diags);

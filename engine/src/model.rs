@@ -37,6 +37,10 @@ pub struct Manifest {
     /// Source keys (e.g. `S8`) and what they are, so references can cite a key.
     #[serde(default)]
     pub sources: BTreeMap<String, String>,
+    /// A fixed checklist (evidence ids in the order a how-to article gives
+    /// its steps): the baseline `bench simulate` compares the engine with.
+    #[serde(default)]
+    pub checklist: Vec<String>,
 }
 
 fn default_leak() -> f64 {

@@ -147,6 +147,17 @@ impl SessionError {
     }
 }
 
+/// The verification evidence of a fix that can be asked (has a question).
+fn verify_questions<'a>(engine: &'a Engine, fix: &str) -> impl Iterator<Item = &'a String> + 'a {
+    engine
+        .kb
+        .fix(fix)
+        .and_then(|f| f.verify.as_ref())
+        .into_iter()
+        .flat_map(|v| v.expect.keys())
+        .filter(|e| engine.kb.evidence(e).is_some_and(|x| x.question.is_some()))
+}
+
 /// Why the diagnosis stopped asking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -235,7 +246,18 @@ impl State {
         }
         let mut seen = std::collections::HashSet::new();
         for o in &self.observations {
-            engine.normalise_value(&o.evidence, &o.value)?;
+            // Stored values must be canonical: `findings` and `value_of`
+            // compare exactly, so an alias such as `true` or `YES` would be
+            // silently ignored by the posterior yet still block the question.
+            let canonical = engine
+                .normalise_value(&o.evidence, &o.value)
+                .map_err(|e| SessionError::BadState(format!("in `state`: {e}")))?;
+            if canonical != o.value {
+                return Err(SessionError::BadState(format!(
+                    "in `state`: `{}` of `{}` is not stored as `{canonical}`",
+                    o.value, o.evidence
+                )));
+            }
             if !seen.insert(&o.evidence) {
                 return Err(SessionError::BadState(format!(
                     "`{}` is observed twice",
@@ -251,7 +273,9 @@ impl State {
             .chain(&self.verified)
         {
             if engine.model.fix_index(f).is_none() {
-                return Err(SessionError::UnknownFix(f.clone()));
+                return Err(SessionError::BadState(format!(
+                    "in `state`: unknown fix `{f}`"
+                )));
             }
         }
         Ok(())
@@ -384,14 +408,18 @@ impl State {
         });
         if worked {
             let expect = f.verify.as_ref().map(|v| &v.expect);
-            match expect {
-                Some(expect) if !expect.is_empty() => {
-                    // Earlier answers describe the broken system: ask again.
-                    self.observations
-                        .retain(|o| !expect.contains_key(&o.evidence));
-                    self.verifying = Some(fix.to_string());
-                }
-                _ => self.verified = Some(fix.to_string()),
+            if let Some(expect) = expect {
+                // Earlier answers describe the broken system: they are asked
+                // (or collected) again.
+                self.observations
+                    .retain(|o| !expect.contains_key(&o.evidence));
+            }
+            if verify_questions(engine, fix).next().is_some() {
+                self.verifying = Some(fix.to_string());
+            } else {
+                // Nothing to ask: the user's word (and any collected
+                // evidence that comes later) is all there is.
+                self.verified = Some(fix.to_string());
             }
         } else if self.verifying.as_deref() == Some(fix) {
             self.verifying = None;
@@ -422,23 +450,29 @@ impl State {
             self.verifying = None;
             return;
         };
-        if expect.keys().any(|e| self.value_of(e).is_none()) {
+        // Only questions are waited for; collected evidence is checked when present.
+        if verify_questions(engine, &fix).any(|e| self.value_of(e).is_none()) {
             return;
         }
-        let ok = expect
+        let answers: Vec<Option<bool>> = expect
             .iter()
-            .all(|(e, v)| self.value_of(e) == Some(v.as_str()));
+            .filter_map(|(e, v)| self.value_of(e).map(|got| (got, v)))
+            .map(|(got, want)| (got != UNKNOWN).then(|| got == want))
+            .collect();
         let before = self.posterior(engine);
         self.verifying = None;
-        if ok {
-            self.verified = Some(fix.clone());
-        } else if let Some(r) = self.fixes.iter_mut().find(|r| r.fix == fix) {
-            r.worked = false;
-        }
-        let outcome = if ok {
-            "confirmed"
-        } else {
+        let outcome = if answers.contains(&Some(false)) {
+            if let Some(r) = self.fixes.iter_mut().find(|r| r.fix == fix) {
+                r.worked = false;
+            }
             "not confirmed: counted as failed"
+        } else if answers.contains(&None) {
+            // Some answers are unknown: the fix still counts as having
+            // worked, but the case is not closed as verified.
+            "not confirmed: some answers unknown"
+        } else {
+            self.verified = Some(fix.clone());
+            "confirmed"
         };
         self.record(
             engine,

@@ -2,32 +2,56 @@
 //!
 //! `IG(E) = H(C) − Σ_v P(v) H(C | v)`, computed as the equal
 //! `I(C; E) = H(E) − Σ_c P(c) H(E | c)`: `H(E | c)` is fixed by the KB and
-//! precompiled, so scoring a question costs one pass over causes × values
-//! and no logarithm per cause.
+//! precompiled, so scoring a question needs no logarithm per cause.
+//!
+//! Most causes share an evidence variable's default row (the leak's row,
+//! the last one). With `R` the probability mass of those causes, both sums
+//! split into `R · default` plus a sum over the few causes with a row of
+//! their own (`EvidenceModel::special`), so a question costs
+//! `O(special × values)`, not `O(causes × values)`.
 
 use super::{Model, entropy_bits};
 
-/// `P(E = v)` under a distribution over causes.
-pub fn predictive(model: &Model, post: &[f64], evidence: usize) -> Vec<f64> {
+/// `P(E = v)` and `Σ_c P(c) H(E | c)` under a distribution over causes
+/// whose total mass is `total` (1 for a normalised posterior).
+fn split_sums(model: &Model, post: &[f64], total: f64, evidence: usize) -> (Vec<f64>, f64) {
     let ev = &model.evidence[evidence];
     let k = ev.arity();
+    let leak = post.len() - 1;
+    let mut rest = total;
     let mut pv = vec![0.0; k];
-    for (row, &p) in ev.lik.chunks_exact(k).zip(post) {
+    let mut conditional = 0.0;
+    for &c in &ev.special {
+        let p = post[c];
         if p == 0.0 {
             continue;
         }
-        for (acc, l) in pv.iter_mut().zip(row) {
+        rest -= p;
+        for (acc, l) in pv.iter_mut().zip(&ev.lik[c * k..(c + 1) * k]) {
             *acc += p * l;
         }
+        conditional += p * ev.cond_entropy[c];
     }
-    pv
+    let rest = rest.max(0.0);
+    for (acc, l) in pv.iter_mut().zip(&ev.lik[leak * k..(leak + 1) * k]) {
+        *acc += rest * l;
+    }
+    conditional += rest * ev.cond_entropy[leak];
+    (pv, conditional)
+}
+
+/// `P(E = v)` under a distribution over causes.
+pub fn predictive(model: &Model, post: &[f64], evidence: usize) -> Vec<f64> {
+    split_sums(model, post, post.iter().sum(), evidence).0
 }
 
 /// Expected information gain (bits) about the cause from observing `evidence`.
 pub fn expected_gain(model: &Model, post: &[f64], evidence: usize) -> f64 {
-    let ev = &model.evidence[evidence];
-    let pv = predictive(model, post, evidence);
-    let conditional: f64 = post.iter().zip(&ev.cond_entropy).map(|(p, h)| p * h).sum();
+    gain_with_total(model, post, post.iter().sum(), evidence)
+}
+
+fn gain_with_total(model: &Model, post: &[f64], total: f64, evidence: usize) -> f64 {
+    let (pv, conditional) = split_sums(model, post, total, evidence);
     (entropy_bits(pv) - conditional).max(0.0)
 }
 
@@ -61,10 +85,11 @@ pub fn rank_questions(
     post: &[f64],
     candidates: impl IntoIterator<Item = usize>,
 ) -> Vec<Scored> {
+    let total: f64 = post.iter().sum();
     let mut scored: Vec<Scored> = candidates
         .into_iter()
         .map(|e| {
-            let gain = expected_gain(model, post, e);
+            let gain = gain_with_total(model, post, total, e);
             let cost = model.evidence[e].cost.max(f64::MIN_POSITIVE);
             Scored {
                 evidence: e,
@@ -88,9 +113,10 @@ pub fn best_question(
     post: &[f64],
     candidates: impl IntoIterator<Item = usize>,
 ) -> Option<Scored> {
+    let total: f64 = post.iter().sum();
     let mut best: Option<Scored> = None;
     for e in candidates {
-        let gain = expected_gain(model, post, e);
+        let gain = gain_with_total(model, post, total, e);
         let cost = model.evidence[e].cost.max(f64::MIN_POSITIVE);
         let s = Scored {
             evidence: e,

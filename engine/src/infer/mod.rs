@@ -34,6 +34,9 @@ pub struct EvidenceModel {
     pub log_lik: Vec<f64>,
     /// `H(V | cause)` in bits, per cause.
     pub cond_entropy: Vec<f64>,
+    /// Causes whose row differs from the leak's (the last row): the others
+    /// share it, so sums over causes need only visit these (see `gain`).
+    pub special: Vec<usize>,
 }
 
 impl EvidenceModel {
@@ -219,6 +222,11 @@ impl EvidenceModel {
             .chunks(k)
             .map(|row| entropy_bits(row.iter().copied()))
             .collect();
+        let rows = lik.len() / k;
+        let base = &lik[rows.saturating_sub(1) * k..];
+        let special = (0..rows.saturating_sub(1))
+            .filter(|&c| lik[c * k..(c + 1) * k] != *base)
+            .collect();
         EvidenceModel {
             id,
             values,
@@ -228,6 +236,7 @@ impl EvidenceModel {
             lik,
             log_lik,
             cond_entropy,
+            special,
         }
     }
 }
