@@ -10,11 +10,14 @@ use std::collections::BTreeMap;
 use std::io::{self, BufRead, Write};
 use std::sync::Arc;
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json, json};
 
 use crate::Engine;
 use crate::model::Value;
-use crate::session::{SessionError, Source, State};
+use serde::Serialize;
+
+use crate::session::{Advice, Assessment, Done, SessionError, Source, State};
 
 /// Largest request line accepted (bytes, without the newline).
 pub const MAX_REQUEST_BYTES: usize = 1 << 20;
@@ -55,6 +58,7 @@ pub trait Collect {
 /// A protocol endpoint holding one session.
 pub struct Server {
     engine: Arc<Engine>,
+    texts: Escaped,
     state: State,
     collector: Option<Box<dyn Collect>>,
 }
@@ -63,6 +67,7 @@ impl Server {
     pub fn new(engine: Arc<Engine>) -> Server {
         let state = State::new(&engine);
         Server {
+            texts: Escaped::new(&engine),
             engine,
             state,
             collector: None,
@@ -85,7 +90,14 @@ impl Server {
             Err(e) => (None, Err(e)),
         };
         let mut out = match result {
-            Ok(body) => body,
+            Ok((external, extra)) => {
+                let state = external.as_ref().unwrap_or(&self.state);
+                let a = state.assess(&self.engine);
+                let reply = body(&self.engine, &self.texts, state, &a, &extra, id.as_ref());
+                return serde_json::to_string(&reply).unwrap_or_else(|e| {
+                    json!({"ok": false, "error": {"code": "internal", "message": e.to_string()}}).to_string()
+                });
+            }
             Err(e) => {
                 let mut m = Map::new();
                 m.insert("ok".into(), Json::Bool(false));
@@ -102,7 +114,13 @@ impl Server {
         Json::Object(out).to_string()
     }
 
-    fn handle(&mut self, req: &Map<String, Json>) -> Result<Map<String, Json>, ProtoError> {
+    /// Apply a request. Returns the state it produced when the request
+    /// carried its own (the process's session is left alone), and the
+    /// op's extra fields.
+    fn handle(
+        &mut self,
+        req: &Map<String, Json>,
+    ) -> Result<(Option<State>, Map<String, Json>), ProtoError> {
         let op = match req.get("op") {
             Some(Json::String(s)) => s.as_str(),
             Some(_) => return Err(ProtoError::new("bad_request", "`op` must be a string")),
@@ -196,12 +214,12 @@ impl Server {
                 ));
             }
         }
-        let mut body = response(&engine, &state);
-        body.extend(extra);
         if external.is_none() {
             self.state = state;
+            Ok((None, extra))
+        } else {
+            Ok((Some(state), extra))
         }
-        Ok(body)
     }
 }
 
@@ -290,78 +308,175 @@ fn apply_observations(
     Ok(())
 }
 
-/// The standard success body for a state.
-pub fn response(engine: &Engine, state: &State) -> Map<String, Json> {
+/// The KB's fixed texts, escaped for JSON once instead of per response.
+pub struct Escaped {
+    cause_title: Vec<Box<RawValue>>,
+    fix_title: Vec<Box<RawValue>>,
+    fix_risk: Vec<Option<Box<RawValue>>>,
+}
+
+fn raw(s: &str) -> Box<RawValue> {
+    let json = serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+    RawValue::from_string(json)
+        .unwrap_or_else(|_| RawValue::from_string("\"\"".into()).expect("valid JSON"))
+}
+
+impl Escaped {
+    pub fn new(engine: &Engine) -> Escaped {
+        let kb = &engine.kb;
+        Escaped {
+            cause_title: engine
+                .model
+                .causes
+                .iter()
+                .map(|c| raw(kb.cause(c).map_or(OTHER_TITLE, |x| x.title.as_str())))
+                .collect(),
+            fix_title: kb.fixes.iter().map(|f| raw(&f.title)).collect(),
+            fix_risk: kb
+                .fixes
+                .iter()
+                .map(|f| f.risk.as_deref().map(raw))
+                .collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct RankItem<'a> {
+    cause: &'a str,
+    title: &'a RawValue,
+    probability: f64,
+}
+
+#[derive(Serialize)]
+struct AnswerItem<'a> {
+    value: &'a str,
+    label: &'a str,
+}
+
+#[derive(Serialize)]
+struct NextItem<'a> {
+    evidence: &'a str,
+    question: &'a str,
+    answers: Vec<AnswerItem<'a>>,
+    cost: f64,
+    expected_gain_bits: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    help: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct FixItem<'a> {
+    fix: &'a str,
+    title: &'a RawValue,
+    p_works: f64,
+    cost: f64,
+    risk: Option<&'a RawValue>,
+}
+
+/// A success response, serialised straight from borrowed data.
+#[derive(Serialize)]
+struct Body<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a Json>,
+    ok: bool,
+    ranking: Vec<RankItem<'a>>,
+    next: Option<NextItem<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fixes: Option<Vec<FixItem<'a>>>,
+    advice: &'a Advice,
+    done: bool,
+    done_reason: Option<Done>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    contradiction: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verified_fix: Option<&'a str>,
+    state: &'a State,
+    #[serde(flatten)]
+    extra: &'a Map<String, Json>,
+}
+
+const OTHER_TITLE: &str = "None of the causes in this knowledge base";
+
+fn body<'a>(
+    engine: &'a Engine,
+    texts: &'a Escaped,
+    state: &'a State,
+    a: &'a Assessment,
+    extra: &'a Map<String, Json>,
+    id: Option<&'a Json>,
+) -> Body<'a> {
     let m = &engine.model;
     let kb = &engine.kb;
-    let a = state.assess(engine);
-    let ranking: Vec<Json> = a
+    let ranking = a
         .ranking
         .iter()
-        .map(|&c| {
-            let id = &m.causes[c];
-            let title = kb
-                .cause(id)
-                .map_or("None of the causes in this knowledge base", |x| &x.title);
-            json!({"cause": id, "title": title, "probability": a.posterior[c]})
+        .map(|&c| RankItem {
+            cause: &m.causes[c],
+            title: &texts.cause_title[c],
+            probability: a.posterior[c],
         })
         .collect();
-    let next = a.next.map_or(Json::Null, |q| {
+    let next = a.next.map(|q| {
         let e = &kb.evidence[q.evidence];
         let question = e.question.as_ref();
-        let answers: Vec<Json> = e
-            .values
-            .iter()
-            .map(|v| {
-                let label = question.and_then(|q| q.labels.get(v)).unwrap_or(v);
-                json!({"value": v, "label": label})
-            })
-            .collect();
-        let mut n = json!({
-            "evidence": e.id,
-            "question": question.map_or(e.title.as_str(), |q| q.text.as_str()),
-            "answers": answers,
-            "cost": q.cost,
-            "expected_gain_bits": q.gain,
-        });
-        if let Some(help) = question.and_then(|q| q.help.as_ref()) {
-            n["help"] = json!(help);
+        NextItem {
+            evidence: &e.id,
+            question: question.map_or(e.title.as_str(), |q| q.text.as_str()),
+            answers: e
+                .values
+                .iter()
+                .map(|v| AnswerItem {
+                    value: v,
+                    label: question.and_then(|q| q.labels.get(v)).unwrap_or(v),
+                })
+                .collect(),
+            cost: q.cost,
+            expected_gain_bits: q.gain,
+            help: question.and_then(|q| q.help.as_deref()),
         }
-        n
     });
-    let fixes: Vec<Json> = a
-        .plan
-        .iter()
-        .map(|p| {
-            let f = &kb.fixes[p.fix];
-            json!({"fix": f.id, "title": f.title, "p_works": p.p_works, "cost": f.cost, "risk": f.risk})
-        })
-        .collect();
-    let mut body = Map::new();
-    body.insert("ok".into(), Json::Bool(true));
-    body.insert("ranking".into(), Json::Array(ranking));
-    body.insert("next".into(), next);
-    body.insert("fixes".into(), Json::Array(fixes));
-    body.insert(
-        "advice".into(),
-        serde_json::to_value(&a.advice).unwrap_or(Json::Null),
-    );
-    body.insert("done".into(), Json::Bool(a.done.is_some()));
-    body.insert(
-        "done_reason".into(),
-        serde_json::to_value(a.done).unwrap_or(Json::Null),
-    );
-    if a.contradiction {
-        body.insert("contradiction".into(), Json::Bool(true));
+    // The `kb` op lists the KB's fixes under `fixes` instead of the plan.
+    let fixes = (!extra.contains_key("fixes")).then(|| {
+        a.plan
+            .iter()
+            .map(|p| {
+                let f = &kb.fixes[p.fix];
+                FixItem {
+                    fix: &f.id,
+                    title: &texts.fix_title[p.fix],
+                    p_works: p.p_works,
+                    cost: f.cost,
+                    risk: texts.fix_risk[p.fix].as_deref(),
+                }
+            })
+            .collect()
+    });
+    Body {
+        id,
+        ok: true,
+        ranking,
+        next,
+        fixes,
+        advice: &a.advice,
+        done: a.done.is_some(),
+        done_reason: a.done,
+        contradiction: a.contradiction,
+        verified_fix: state.verified.as_deref(),
+        state,
+        extra,
     }
-    if let Some(f) = &state.verified {
-        body.insert("verified_fix".into(), json!(f));
+}
+
+/// The standard success body for a state, as a JSON object.
+pub fn response(engine: &Engine, state: &State) -> Map<String, Json> {
+    let a = state.assess(engine);
+    let extra = Map::new();
+    let texts = Escaped::new(engine);
+    match serde_json::to_value(body(engine, &texts, state, &a, &extra, None)) {
+        Ok(Json::Object(m)) => m,
+        _ => Map::new(),
     }
-    body.insert(
-        "state".into(),
-        serde_json::to_value(state).unwrap_or(Json::Null),
-    );
-    body
 }
 
 /// The `kb` op's description of causes, evidence and fixes.

@@ -23,6 +23,14 @@ pub const UNKNOWN: &str = "unknown";
 /// Most observations, facts or fix results a state may hold.
 pub const MAX_ITEMS: usize = 10_000;
 
+/// Steps kept in a state's trace: a state travels with every protocol
+/// response, so its size must not grow with the session's length.
+pub const MAX_TRACE: usize = 100;
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 /// Who supplied an observation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -106,8 +114,12 @@ pub struct State {
     /// A fix whose verification succeeded: the session is over.
     #[serde(default)]
     pub verified: Option<String>,
+    /// The most recent steps (at most [`MAX_TRACE`]).
     #[serde(default)]
     pub trace: Vec<TraceStep>,
+    /// Steps dropped from the front of `trace` to keep it bounded.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub trace_dropped: usize,
     /// Rule conflicts seen when facts were added.
     #[serde(default)]
     pub conflicts: Vec<rules::Conflict>,
@@ -222,6 +234,7 @@ impl State {
             verifying: None,
             verified: None,
             trace: Vec::new(),
+            trace_dropped: 0,
             conflicts: Vec::new(),
         }
     }
@@ -342,6 +355,11 @@ impl State {
             before: top(engine, before, 3),
             after: top(engine, &after, 3),
         });
+        if self.trace.len() > MAX_TRACE {
+            let excess = self.trace.len() - MAX_TRACE;
+            self.trace.drain(..excess);
+            self.trace_dropped += excess;
+        }
     }
 
     /// Record an answer (or `unknown`) for an evidence variable.
