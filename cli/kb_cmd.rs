@@ -160,7 +160,7 @@ pub fn simulate_cmd(engine: &Engine, cases: usize, seed: u64, json: bool) -> Res
     println!("| policy | mean questions | top-1 | top-3 | mean cost to fix | fixed |");
     println!("|---|---|---|---|---|---|");
     for p in &r.policies {
-        let diag = p.policy == "engine" || p.policy == "checklist";
+        let diag = p.mean_cost == 0.0 && p.resolved == 0.0;
         let pct = |x: f64| format!("{:.1}%", x * 100.0);
         println!(
             "| {} | {:.2} | {} | {} | {} | {} |",

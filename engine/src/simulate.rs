@@ -116,6 +116,30 @@ fn run_engine(engine: &Engine, case: &mut Case) -> (usize, usize) {
     (n, ranks(engine, &state, case.cause))
 }
 
+/// Like [`run_engine`] but choosing by information gain alone, ignoring
+/// cost: how many questions the evidence's noise itself requires.
+fn run_max_gain(engine: &Engine, case: &mut Case) -> (usize, usize) {
+    let mut state = State::new(engine);
+    let mut n = 0;
+    while state.assess(engine).next.is_some() {
+        let post = state.assess(engine).posterior;
+        let best = state
+            .candidates(engine)
+            .into_iter()
+            .map(|e| {
+                (
+                    e,
+                    crate::infer::gain::expected_gain(&engine.model, &post, e),
+                )
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+        let Some((e, _)) = best else { break };
+        ask(engine, &mut state, case, e);
+        n += 1;
+    }
+    (n, ranks(engine, &state, case.cause))
+}
+
 /// Ask the fixed checklist in order until the threshold is reached.
 fn run_checklist(engine: &Engine, case: &mut Case) -> (usize, usize) {
     let mut state = State::new(engine);
@@ -176,6 +200,10 @@ pub fn simulate(engine: &Engine, cases: usize, seed: u64) -> Report {
         policy: "engine".into(),
         ..Default::default()
     };
+    let mut gain_s = PolicyStats {
+        policy: "max gain (cost ignored)".into(),
+        ..Default::default()
+    };
     let mut checklist_s = PolicyStats {
         policy: "checklist".into(),
         ..Default::default()
@@ -200,6 +228,7 @@ pub fn simulate(engine: &Engine, cases: usize, seed: u64) -> Report {
                 &mut engine_s,
                 run_engine as fn(&Engine, &mut Case) -> (usize, usize),
             ),
+            (&mut gain_s, run_max_gain),
             (&mut checklist_s, run_checklist),
         ] {
             let (n, rank) = run(engine, &mut fresh());
@@ -215,7 +244,7 @@ pub fn simulate(engine: &Engine, cases: usize, seed: u64) -> Report {
         }
     }
     let n = cases.max(1) as f64;
-    let mut policies = vec![engine_s, checklist_s, advice_s, first_s];
+    let mut policies = vec![engine_s, gain_s, checklist_s, advice_s, first_s];
     for p in &mut policies {
         p.mean_questions /= n;
         p.top1 /= n;
