@@ -655,14 +655,15 @@ fn fix_results_and_verification_on_the_mini_kb() {
     );
     assert_eq!(w["state"]["verifying"], json!("add_paper"));
     assert_eq!(w["done"], json!(false));
-    // The earlier answer described the broken printer: it is asked again.
+    // The verification question is asked again; the earlier answer stays a
+    // finding about the cause (it described the broken printer).
     assert_eq!(w["next"]["evidence"], json!("paper_light"));
     assert!(
         w["state"]["observations"]
             .as_array()
             .unwrap()
             .iter()
-            .all(|o| o["evidence"] != json!("paper_light"))
+            .any(|o| o["evidence"] == json!("paper_light"))
     );
     assert_eq!(w["advice"]["step"], json!("ask"));
     assert_eq!(w["advice"]["fix"], json!("add_paper"));
@@ -676,6 +677,12 @@ fn fix_results_and_verification_on_the_mini_kb() {
     assert_eq!(v["done_reason"], json!("verified"));
     assert!(v["next"].is_null());
     assert_eq!(v["state"]["verifying"], json!(null));
+    // The answer about the repaired printer is kept apart from the findings.
+    assert_eq!(v["state"]["verify_answers"], json!({"paper_light": "no"}));
+    assert_eq!(
+        v["ranking"], w["ranking"],
+        "a verification answer does not move the ranking"
+    );
 
     // An unexpected answer: not verified, counted as failed.
     p.ok(json!({"op": "start"}));

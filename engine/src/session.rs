@@ -111,6 +111,10 @@ pub struct State {
     /// A fix reported as working, awaiting its verification answers.
     #[serde(default)]
     pub verifying: Option<String>,
+    /// Answers to the verification questions of `verifying`. They describe
+    /// the repaired system, so they are not findings about the cause.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub verify_answers: BTreeMap<String, String>,
     /// A fix whose verification succeeded: the session is over.
     #[serde(default)]
     pub verified: Option<String>,
@@ -232,6 +236,7 @@ impl State {
             derived: BTreeMap::new(),
             fixes: Vec::new(),
             verifying: None,
+            verify_answers: BTreeMap::new(),
             verified: None,
             trace: Vec::new(),
             trace_dropped: 0,
@@ -378,6 +383,24 @@ impl State {
         }
         let before = self.posterior(engine);
         let label = source.to_string();
+        if let Some(fix) = self.verifying.clone()
+            && verify_questions(engine, &fix).any(|e| e == evidence)
+        {
+            // An answer about the repaired system: checks the fix, is no
+            // finding about the cause.
+            self.verify_answers
+                .insert(evidence.to_string(), value.clone());
+            self.record(
+                engine,
+                &before,
+                "verify_answer",
+                evidence,
+                Some(&value),
+                label,
+            );
+            self.settle_verification(engine);
+            return Ok(());
+        }
         self.observations.retain(|o| o.evidence != evidence);
         self.observations.push(Observation {
             evidence: evidence.to_string(),
@@ -385,7 +408,6 @@ impl State {
             source,
         });
         self.record(engine, &before, "observe", evidence, Some(&value), label);
-        self.settle_verification(engine);
         Ok(())
     }
 
@@ -424,14 +446,12 @@ impl State {
             fix: fix.to_string(),
             worked,
         });
+        let _ = f;
+        self.verify_answers.clear();
         if worked {
-            let expect = f.verify.as_ref().map(|v| &v.expect);
-            if let Some(expect) = expect {
-                // Earlier answers describe the broken system: they are asked
-                // (or collected) again.
-                self.observations
-                    .retain(|o| !expect.contains_key(&o.evidence));
-            }
+            // Earlier answers stay: they describe the broken system and
+            // remain evidence about the cause. The verification questions
+            // are asked afresh and kept apart (`verify_answers`).
             if verify_questions(engine, fix).next().is_some() {
                 self.verifying = Some(fix.to_string());
             } else {
@@ -469,12 +489,12 @@ impl State {
             return;
         };
         // Only questions are waited for; collected evidence is checked when present.
-        if verify_questions(engine, &fix).any(|e| self.value_of(e).is_none()) {
+        if verify_questions(engine, &fix).any(|e| !self.verify_answers.contains_key(e)) {
             return;
         }
         let answers: Vec<Option<bool>> = expect
             .iter()
-            .filter_map(|(e, v)| self.value_of(e).map(|got| (got, v)))
+            .filter_map(|(e, v)| self.verify_answers.get(e).map(|got| (got, v)))
             .map(|(got, want)| (got != UNKNOWN).then(|| got == want))
             .collect();
         let before = self.posterior(engine);
@@ -604,7 +624,7 @@ impl State {
                 .and_then(|v| {
                     v.expect
                         .keys()
-                        .filter(|e| self.value_of(e).is_none())
+                        .filter(|e| !self.verify_answers.contains_key(*e))
                         .filter_map(|e| m.evidence_index(e))
                         .find(|&e| m.evidence[e].askable)
                 });

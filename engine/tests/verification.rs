@@ -30,15 +30,37 @@ fn verification_questions_are_asked_and_decide() {
     assert_eq!(s.verifying.as_deref(), Some("add_paper"));
     assert_eq!(
         s.value_of("paper_light"),
-        None,
-        "the old answer is asked again"
+        Some("yes"),
+        "the finding about the cause stays"
     );
     let next = s.assess(&e).next.expect("the verify question");
     assert_eq!(e.model.evidence[next.evidence].id, "paper_light");
 
+    let before = s.assess(&e).posterior;
+    let before = s.assess(&e).posterior;
     let mut ok = s.clone();
     ok.observe(&e, "paper_light", "no", Source::User).unwrap();
     assert_eq!(ok.verified.as_deref(), Some("add_paper"));
+    assert_eq!(
+        ok.value_of("paper_light"),
+        Some("yes"),
+        "the verification answer is kept apart"
+    );
+    assert_eq!(
+        ok.assess(&e).posterior,
+        before,
+        "and does not move the ranking"
+    );
+    assert_eq!(
+        ok.value_of("paper_light"),
+        Some("yes"),
+        "the verification answer is kept apart"
+    );
+    assert_eq!(
+        ok.assess(&e).posterior,
+        before,
+        "and does not move the ranking"
+    );
 
     let mut bad = s.clone();
     bad.observe(&e, "paper_light", "yes", Source::User).unwrap();
