@@ -258,12 +258,15 @@ impl<'e> Repl<'e> {
 
     fn show_question(&self, e: usize, gain: f64, cost: f64) {
         let ev = &self.engine.kb.evidence[e];
-        let n = self.state.questions_answered() + 1;
+        let label = match &self.state.verifying {
+            Some(_) => format!("Check {}.", self.state.verify_answers.len() + 1),
+            None => format!("Q{}.", self.state.questions_answered() + 1),
+        };
         let text = ev
             .question
             .as_ref()
             .map_or(ev.title.as_str(), |q| q.text.as_str());
-        println!("{} {text}", self.paint("1;36", &format!("Q{n}.")));
+        println!("{} {text}", self.paint("1;36", &label));
         println!(
             "    [{} | cost {cost} | expected gain {gain:.2} bits]",
             ev.id
