@@ -37,20 +37,9 @@ fn verification_questions_are_asked_and_decide() {
     assert_eq!(e.model.evidence[next.evidence].id, "paper_light");
 
     let before = s.assess(&e).posterior;
-    let before = s.assess(&e).posterior;
     let mut ok = s.clone();
     ok.observe(&e, "paper_light", "no", Source::User).unwrap();
     assert_eq!(ok.verified.as_deref(), Some("add_paper"));
-    assert_eq!(
-        ok.value_of("paper_light"),
-        Some("yes"),
-        "the verification answer is kept apart"
-    );
-    assert_eq!(
-        ok.assess(&e).posterior,
-        before,
-        "and does not move the ranking"
-    );
     assert_eq!(
         ok.value_of("paper_light"),
         Some("yes"),
