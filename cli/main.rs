@@ -8,6 +8,7 @@ mod decode;
 mod diagnose;
 mod json_cmd;
 mod kb_cmd;
+mod probe_cmd;
 mod render;
 
 use std::path::PathBuf;
@@ -47,6 +48,9 @@ enum Command {
     /// Knowledge-base tools for contributors
     #[command(subcommand)]
     Kb(KbCommand),
+    /// Probe a remote endpoint
+    #[command(subcommand)]
+    Probe(ProbeCommand),
     /// Measure diagnostic efficiency
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -59,6 +63,23 @@ enum Command {
         /// Print JSON
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        kb: KbArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProbeCommand {
+    /// TCP, X.224 negotiation, TLS and certificate of an RDP endpoint
+    Rdp {
+        /// HOST, HOST:PORT or [IPv6]:PORT (default port 3389)
+        target: String,
+        /// Print one JSON object: facts, evidence, full report
+        #[arg(long)]
+        json: bool,
+        /// Timeout of each step in seconds (the whole probe is bounded by 5x)
+        #[arg(long, default_value_t = 3.0)]
+        timeout: f64,
         #[command(flatten)]
         kb: KbArg,
     },
@@ -159,6 +180,15 @@ fn main() -> ExitCode {
                 Err(code) => Ok(code),
             }
         }
+        Command::Probe(ProbeCommand::Rdp {
+            target,
+            json,
+            timeout,
+            kb,
+        }) => match kb_cmd::load_engine(kb.kb.as_deref()) {
+            Ok(engine) => probe_cmd::run(&engine, &target, timeout, json),
+            Err(code) => Ok(code),
+        },
         Command::Bench(BenchCommand::Simulate {
             cases,
             seed,

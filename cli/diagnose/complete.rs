@@ -109,6 +109,12 @@ pub const COMMANDS: &[CommandSpec] = &[
         arg: ArgKind::ReportFormat,
     },
     CommandSpec {
+        name: ":probe",
+        args: "HOST[:PORT]",
+        help: "probe an RDP endpoint (TCP, negotiation, TLS, certificate) and use what it finds",
+        arg: ArgKind::None,
+    },
+    CommandSpec {
         name: ":restart",
         args: "",
         help: "start over",

@@ -38,6 +38,12 @@ pub struct DiagnoseArgs {
     /// Resume a session saved with :save
     #[arg(long, value_name = "FILE")]
     load: Option<PathBuf>,
+    /// Probe this RDP endpoint first and use what it finds
+    #[arg(long, value_name = "HOST[:PORT]")]
+    probe: Option<String>,
+    /// Step timeout of the probe, seconds
+    #[arg(long, value_name = "SECS", default_value_t = 3.0)]
+    probe_timeout: f64,
 }
 
 /// A saved session file.
@@ -69,6 +75,9 @@ pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
         repl.state
             .observe(&engine, id.trim(), value.trim(), Source::User)
             .with_context(|| format!("--observe {o}"))?;
+    }
+    if let Some(target) = &args.probe {
+        repl.probe(target, args.probe_timeout)?;
     }
     repl.run()?;
     match args.report.as_deref() {
@@ -563,6 +572,12 @@ impl<'e> Repl<'e> {
                     None => print!("{text}"),
                 }
             }
+            ":probe" => {
+                if arg.is_empty() {
+                    bail!("usage: :probe HOST[:PORT]");
+                }
+                self.probe(arg, 3.0)?;
+            }
             ":restart" => {
                 self.undo.push(self.state.clone());
                 self.state = State::new(self.engine);
@@ -665,6 +680,20 @@ impl<'e> Repl<'e> {
                 );
             }
         }
+        Ok(())
+    }
+
+    /// Run the RDP probe and add what it found.
+    fn probe(&mut self, target: &str, timeout: f64) -> Result<()> {
+        let cfg = crate::probe_cmd::config(target, timeout)?;
+        println!("Probing {target} ...");
+        let (report, collected) = rootcause_engine::collect::rdp_probe::collect(&cfg);
+        let evidence = crate::probe_cmd::evidence(self.engine, &collected)?;
+        crate::probe_cmd::print_human(&report, &evidence);
+        println!();
+        let label = collected.label.clone();
+        self.apply(|s, e| s.add_facts(e, collected.facts, &label).map_err(Into::into))?;
+        self.shown = None;
         Ok(())
     }
 

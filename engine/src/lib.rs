@@ -17,6 +17,7 @@
 pub mod cases;
 pub mod check;
 pub mod codes;
+pub mod collect;
 pub mod diag;
 pub mod export;
 pub mod graph;

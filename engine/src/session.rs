@@ -103,6 +103,9 @@ pub struct State {
     /// Raw collector facts.
     #[serde(default)]
     pub facts: BTreeMap<String, Value>,
+    /// Which collector run produced each fact (its label).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fact_sources: BTreeMap<String, String>,
     /// Facts derived by rules from `facts`.
     #[serde(default)]
     pub derived: BTreeMap<String, Value>,
@@ -233,6 +236,7 @@ impl State {
             kb_version: engine.kb.manifest.version.clone(),
             observations: Vec::new(),
             facts: BTreeMap::new(),
+            fact_sources: BTreeMap::new(),
             derived: BTreeMap::new(),
             fixes: Vec::new(),
             verifying: None,
@@ -537,6 +541,10 @@ impl State {
         }
         let before = self.posterior(engine);
         let n = facts.len();
+        for name in facts.keys() {
+            self.fact_sources
+                .insert(name.clone(), collector.to_string());
+        }
         self.facts.extend(facts);
         self.apply_rules(engine);
         self.record(
@@ -571,7 +579,18 @@ impl State {
                 value: inf.value,
                 source: Source::Rule {
                     rule: inf.rule,
-                    because: inf.because,
+                    because: inf
+                        .because
+                        .into_iter()
+                        .map(|b| {
+                            // "fact = value" -> "fact = value (probe of host:3389)"
+                            let name = b.split(" = ").next().unwrap_or_default();
+                            match self.fact_sources.get(name) {
+                                Some(src) => format!("{b} ({src})"),
+                                None => b,
+                            }
+                        })
+                        .collect(),
                 },
             });
         }
