@@ -44,6 +44,9 @@ enum Command {
     Json {
         #[command(flatten)]
         kb: KbArg,
+        /// Let the `collect` op probe these hosts (comma-separated); nothing else runs
+        #[arg(long, value_name = "HOST,...")]
+        allow_probe: Vec<String>,
     },
     /// Knowledge-base tools for contributors
     #[command(subcommand)]
@@ -154,8 +157,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Diagnose(args) => diagnose::run(args),
-        Command::Json { kb } => match kb_cmd::load_engine(kb.kb.as_deref()) {
-            Ok(engine) => json_cmd::run(engine),
+        Command::Json { kb, allow_probe } => match kb_cmd::load_engine(kb.kb.as_deref()) {
+            Ok(engine) => json_cmd::run(engine, &allow_probe),
             Err(code) => Ok(code),
         },
         Command::Kb(KbCommand::Check {

@@ -262,3 +262,50 @@ fn diagnose_with_the_probe_asks_less_and_finds_the_certificate() {
         "{conclusion}"
     );
 }
+
+/// JSON mode runs the probe only for hosts the operator allowed.
+#[test]
+fn json_mode_probes_only_allowed_hosts() {
+    let p = FakePeer::start(Mode::Failure(5));
+    let req = |target: &str| {
+        format!(
+            r#"{{"op":"collect","id":1,"collector":"rdp_probe","target":"{target}","timeout":1}}"#
+        )
+    };
+    let ours = format!("127.0.0.1:{}", p.port);
+    let input = format!(
+        "{}\n{}\n{}\n",
+        req(&ours),
+        req("10.1.2.3:3389"),
+        r#"{"op":"collect","collector":"event_logs"}"#
+    );
+    let (code, out, err) = run_stdin(&["json", "--allow-probe", "127.0.0.1"], input.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["ok"], true, "{:#}", lines[0]);
+    assert_eq!(
+        lines[0]["collected"]["collector"],
+        format!("probe of {ours}")
+    );
+    let obs = lines[0]["state"]["observations"].as_array().unwrap();
+    assert!(
+        obs.iter()
+            .any(|o| o["evidence"] == "rdp_negotiation" && o["value"] == "hybrid_required")
+    );
+    assert_eq!(lines[1]["error"]["code"], "not_allowed");
+    assert!(
+        lines[1]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("10.1.2.3")
+    );
+    assert_eq!(lines[2]["error"]["code"], "not_allowed");
+    // Without --allow-probe nothing is collected.
+    let (_, out, _) = run_stdin(&["json"], format!("{}\n", req(&ours)).as_bytes());
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["error"]["code"], "not_allowed");
+}
