@@ -139,3 +139,62 @@ fn warnings_fail_only_with_deny_warnings() {
     let (code, _, _) = run(&["kb", "check", "--deny-warnings", dir.to_str().unwrap()]);
     assert_eq!(code, 1);
 }
+
+/// Each lint fires on a doctored copy of the mini KB, as a warning only.
+#[test]
+fn lint_warnings() {
+    for (name, file, from, to, code) in [
+        (
+            "certain",
+            "evidence.ron",
+            r#""no_paper": {"yes": 0.9, "no": 0.1}"#,
+            r#""no_paper": {"yes": 1.0, "no": 0.0}"#,
+            "certain_likelihood",
+        ),
+        (
+            "uninformative",
+            "evidence.ron",
+            "    ),\n]",
+            r#"    ),
+    (id: "tuesday", values: ["yes", "no"], cost: 1, default: {"yes": 0.5, "no": 0.5},
+     question: Some((text: "Is it Tuesday?", labels: {"yes": "Yes", "no": "No"}))),
+]"#,
+            "never_informative",
+        ),
+        (
+            "placeholder",
+            "causes.ron",
+            r#"title: "The driver is broken""#,
+            r#"title: "The driver is broken TODO""#,
+            "placeholder",
+        ),
+        (
+            "ellipsis",
+            "fixes.ron",
+            r#"text: "Put paper in the tray""#,
+            r#"text: "Put paper in the tray...""#,
+            "placeholder",
+        ),
+    ] {
+        let dir = temp_dir(&format!("lint-{name}"));
+        copy_dir(&fixture("kb/mini"), &dir);
+        let path = dir.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{name}: fixture changed");
+        std::fs::write(&path, text.replace(from, to)).unwrap();
+        let (code_, _, err) = run(&["kb", "check", dir.to_str().unwrap()]);
+        assert_eq!(code_, 0, "{name}: warnings do not fail the check\n{err}");
+        assert!(
+            err.contains(&format!("warning[{code}]")),
+            "{name}: no {code}:\n{err}"
+        );
+        let (code_, _, _) = run(&["kb", "check", "--deny-warnings", dir.to_str().unwrap()]);
+        assert_eq!(code_, 1, "{name}");
+    }
+}
+
+#[test]
+fn the_embedded_kb_has_no_warnings() {
+    let (code, _, err) = run(&["kb", "check", "--deny-warnings"]);
+    assert_eq!(code, 0, "{err}");
+}
