@@ -1,4 +1,5 @@
-//! `rootcause kb check|test|graph|export`: tools for KB contributors.
+//! `rootcause kb check|test|stats|graph|export` and `bench simulate`: tools for KB
+//! contributors.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -6,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use rootcause_engine::{
     Diagnostic, Engine, KbSource, cases, check, embedded_source, export, graph, load, simulate,
+    stats,
 };
 
 use crate::render;
@@ -174,6 +176,56 @@ pub fn simulate_cmd(engine: &Engine, cases: usize, seed: u64, json: bool) -> Res
                 format!("{:.2}", p.mean_cost)
             },
             if diag { "-".into() } else { pct(p.resolved) },
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kb stats`: separability of causes, value of each question, questions per cause.
+pub fn stats_cmd(engine: &Engine, runs: usize, pairs: usize, json: bool) -> Result<ExitCode> {
+    let s = stats::stats(engine, runs, 1);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("## Hardest pairs of causes to tell apart\n");
+    println!(
+        "Separation in bits: what one answer tells about which of the two it is, when both are equally likely (1 = a perfect test).\n"
+    );
+    println!("| cause A | cause B | best question | its separation | all evidence |");
+    println!("|---|---|---|---|---|");
+    for p in s.pairs.iter().take(pairs) {
+        println!(
+            "| {} | {} | {} | {:.3} | {:.2} |",
+            p.a, p.b, p.best_evidence, p.best_bits, p.total_bits
+        );
+    }
+    println!("\n## Evidence at the prior\n");
+    println!("| evidence | asked | cost | gain (bits) | gain per cost |");
+    println!("|---|---|---|---|---|");
+    for e in &s.evidence {
+        println!(
+            "| {} | {} | {} | {:.3} | {:.3} |",
+            e.evidence,
+            if e.askable { "yes" } else { "collected" },
+            e.cost,
+            e.gain_at_prior,
+            e.gain_per_cost
+        );
+    }
+    println!(
+        "\n## Questions per cause ({} simulated diagnoses each)\n",
+        s.runs_per_cause
+    );
+    println!("| cause | prior | mean questions | top-1 |");
+    println!("|---|---|---|---|");
+    for c in &s.causes {
+        println!(
+            "| {} | {:.3} | {:.1} | {:.0}% |",
+            c.cause,
+            c.prior,
+            c.mean_questions,
+            c.top1 * 100.0
         );
     }
     Ok(ExitCode::SUCCESS)

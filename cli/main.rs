@@ -130,6 +130,20 @@ enum KbCommand {
         #[arg(long)]
         json: bool,
     },
+    /// How well the KB tells causes apart, and where it needs a new question
+    Stats {
+        /// KB folder (default: the embedded KB)
+        dir: Option<PathBuf>,
+        /// Simulated diagnoses per cause
+        #[arg(long, default_value_t = 100)]
+        runs: usize,
+        /// How many of the hardest pairs to list
+        #[arg(long, default_value_t = 12)]
+        pairs: usize,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the KB as a graph
     Graph {
         #[arg(long, default_value = "dot", value_parser = ["dot", "mermaid"])]
@@ -172,6 +186,15 @@ fn main() -> ExitCode {
                 Err(code) => Ok(code),
             }
         }
+        Command::Kb(KbCommand::Stats {
+            dir,
+            runs,
+            pairs,
+            json,
+        }) => match kb_cmd::load_engine(dir.as_deref()) {
+            Ok(engine) => kb_cmd::stats_cmd(&engine, runs, pairs, json),
+            Err(code) => Ok(code),
+        },
         Command::Kb(KbCommand::Graph { format, kb }) => match kb_cmd::load_engine(kb.kb.as_deref())
         {
             Ok(engine) => Ok(kb_cmd::graph_cmd(&engine, &format)),

@@ -28,6 +28,7 @@ pub mod protocol;
 pub mod rules;
 pub mod session;
 pub mod simulate;
+pub mod stats;
 
 use std::path::Path;
 

@@ -192,6 +192,23 @@ fn run_costs(engine: &Engine, case: &mut Case, advice: bool) -> (f64, bool, usiz
     (cost, false, questions)
 }
 
+/// Mean questions and top-1 rate of the engine when `cause` is the truth.
+pub fn per_cause(engine: &Engine, cause: usize, runs: usize, seed: u64) -> (f64, f64) {
+    let mut rng = Rng::new(seed ^ (cause as u64).wrapping_mul(0x9E37_79B9));
+    let (mut questions, mut top1) = (0.0, 0.0);
+    for _ in 0..runs {
+        let mut case = Case {
+            cause,
+            rng: Rng::new(rng.next_u64()),
+        };
+        let (n, rank) = run_engine(engine, &mut case);
+        questions += n as f64;
+        top1 += f64::from(u8::from(rank == 0));
+    }
+    let n = runs.max(1) as f64;
+    (questions / n, top1 / n)
+}
+
 /// Simulate `cases` diagnoses with a fixed seed.
 pub fn simulate(engine: &Engine, cases: usize, seed: u64) -> Report {
     let m = &engine.model;
