@@ -4,6 +4,7 @@
 //! reads files and terminals, and prints. It knows nothing of probability.
 
 mod atomic;
+mod collect_cmd;
 mod decode;
 mod diagnose;
 mod json_cmd;
@@ -54,6 +55,20 @@ enum Command {
     /// Probe a remote endpoint
     #[command(subcommand)]
     Probe(ProbeCommand),
+    /// Read event logs or a host evidence bundle: facts and the evidence they imply
+    Collect {
+        /// .evtx, wevtutil XML or Get-WinEvent JSON files
+        #[arg(long, value_name = "FILE", num_args = 1..)]
+        events: Vec<PathBuf>,
+        /// The JSON bundle written by kb/rdp-0x904/collect.ps1
+        #[arg(long, value_name = "FILE")]
+        bundle: Option<PathBuf>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        kb: KbArg,
+    },
     /// Measure diagnostic efficiency
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -213,6 +228,15 @@ fn main() -> ExitCode {
             kb,
         }) => match kb_cmd::load_engine(kb.kb.as_deref()) {
             Ok(engine) => probe_cmd::run(&engine, &target, timeout, json),
+            Err(code) => Ok(code),
+        },
+        Command::Collect {
+            events,
+            bundle,
+            json,
+            kb,
+        } => match kb_cmd::load_engine(kb.kb.as_deref()) {
+            Ok(engine) => collect_cmd::run(&engine, &events, bundle.as_ref(), json),
             Err(code) => Ok(code),
         },
         Command::Bench(BenchCommand::Simulate {

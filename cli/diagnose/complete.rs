@@ -109,6 +109,18 @@ pub const COMMANDS: &[CommandSpec] = &[
         arg: ArgKind::ReportFormat,
     },
     CommandSpec {
+        name: ":events",
+        args: "FILE...",
+        help: "read Windows event logs (.evtx, wevtutil XML, Get-WinEvent JSON) and use what they show",
+        arg: ArgKind::File,
+    },
+    CommandSpec {
+        name: ":bundle",
+        args: "FILE",
+        help: "read a host evidence bundle written by collect.ps1",
+        arg: ArgKind::File,
+    },
+    CommandSpec {
         name: ":probe",
         args: "HOST[:PORT]",
         help: "probe an RDP endpoint (TCP, negotiation, TLS, certificate) and use what it finds",

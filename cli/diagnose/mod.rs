@@ -41,6 +41,12 @@ pub struct DiagnoseArgs {
     /// Probe this RDP endpoint first and use what it finds
     #[arg(long, value_name = "HOST[:PORT]")]
     probe: Option<String>,
+    /// Event logs to read first (.evtx, wevtutil XML, Get-WinEvent JSON)
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    events: Vec<PathBuf>,
+    /// A host evidence bundle (kb/rdp-0x904/collect.ps1) to read first
+    #[arg(long, value_name = "FILE")]
+    bundle: Option<PathBuf>,
     /// Step timeout of the probe, seconds
     #[arg(long, value_name = "SECS", default_value_t = 3.0)]
     probe_timeout: f64,
@@ -78,6 +84,9 @@ pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
     }
     if let Some(target) = &args.probe {
         repl.probe(target, args.probe_timeout)?;
+    }
+    if !args.events.is_empty() || args.bundle.is_some() {
+        repl.read_files(&args.events, args.bundle.as_ref())?;
     }
     repl.run()?;
     match args.report.as_deref() {
@@ -572,6 +581,17 @@ impl<'e> Repl<'e> {
                     None => print!("{text}"),
                 }
             }
+            ":events" | ":bundle" => {
+                if arg.is_empty() {
+                    bail!("usage: {name} FILE");
+                }
+                let files: Vec<PathBuf> = arg.split_whitespace().map(PathBuf::from).collect();
+                if name == ":events" {
+                    self.read_files(&files, None)?;
+                } else {
+                    self.read_files(&[], files.first())?;
+                }
+            }
             ":probe" => {
                 if arg.is_empty() {
                     bail!("usage: :probe HOST[:PORT]");
@@ -693,6 +713,35 @@ impl<'e> Repl<'e> {
         println!();
         let label = collected.label.clone();
         self.apply(|s, e| s.add_facts(e, collected.facts, &label).map_err(Into::into))?;
+        self.shown = None;
+        Ok(())
+    }
+
+    /// Read event logs and/or a bundle and add what they say.
+    fn read_files(&mut self, events: &[PathBuf], bundle: Option<&PathBuf>) -> Result<()> {
+        let (collected, _) = crate::collect_cmd::gather(self.engine, events, bundle)?;
+        for c in collected {
+            println!("Read {}: {} facts", c.label, c.facts.len());
+            for w in &c.warnings {
+                println!("  warning: {w}");
+            }
+            let before: Vec<String> = self
+                .state
+                .observations
+                .iter()
+                .map(|o| o.evidence.clone())
+                .collect();
+            let label = c.label.clone();
+            self.apply(|s, e| s.add_facts(e, c.facts, &label).map_err(Into::into))?;
+            for o in self
+                .state
+                .observations
+                .iter()
+                .filter(|o| !before.contains(&o.evidence))
+            {
+                println!("  {} = {}    [{}]", o.evidence, o.value, o.source);
+            }
+        }
         self.shown = None;
         Ok(())
     }
