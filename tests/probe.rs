@@ -201,6 +201,30 @@ fn hostile_peers_never_stall_the_probe() {
 }
 
 #[test]
+fn a_peer_stalling_mid_packet_ends_at_the_timeout() {
+    let p = FakePeer::start(Mode::StallMidPacket);
+    let (v, took) = probe(p.port, 0.5);
+    assert_eq!(v["report"]["negotiation"]["outcome"], "timeout", "{v:#}");
+    assert_eq!(ev(&v, "rdp_negotiation"), "closed_early");
+    assert!(took < Duration::from_secs_f64(0.5 * 5.0 + 1.0), "{took:?}");
+}
+
+#[test]
+fn tls_garbage_fails_the_handshake() {
+    let p = FakePeer::start(Mode::TlsGarbage);
+    let (v, took) = probe(p.port, 1.0);
+    assert_eq!(ev(&v, "rdp_negotiation"), "tls");
+    assert_eq!(ev(&v, "tls_handshake"), "fails", "{v:#}");
+    assert_eq!(v["report"]["tls"]["outcome"], "fails");
+    assert!(
+        v["report"]["tls"]["error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty())
+    );
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+#[test]
 fn tls_stall_fails_the_handshake_within_the_bound() {
     let p = FakePeer::start(Mode::Rsp(1, None));
     let (v, took) = probe(p.port, 0.5);

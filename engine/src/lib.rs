@@ -20,6 +20,7 @@ pub mod codes;
 pub mod collect;
 pub mod diag;
 pub mod export;
+pub mod fuzzing;
 pub mod graph;
 pub mod infer;
 pub mod load;

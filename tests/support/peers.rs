@@ -217,6 +217,10 @@ pub enum Mode {
     BadLength,
     /// Accept and never read nor write (the kernel still completes the handshake).
     NeverRead,
+    /// Send the first 7 bytes of a 19-byte Connection Confirm, then stall.
+    StallMidPacket,
+    /// Select SSL, then answer the ClientHello with bytes that are not TLS.
+    TlsGarbage,
 }
 
 /// A scripted peer on 127.0.0.1, stopped on drop.
@@ -345,6 +349,18 @@ fn serve(mode: &Mode, mut s: TcpStream, stop: &AtomicBool) {
                     }
                 }
             }
+        }
+        Mode::StallMidPacket => {
+            let _ = s.write_all(&confirm(2, 1)[..7]);
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Mode::TlsGarbage => {
+            let _ = s.write_all(&confirm(2, 1));
+            read_request(&mut s);
+            let _ = s.write_all(&[0x17, 0xff, 0x00, 0x00, 0x05, 1, 2, 3, 4, 5]);
+            let _ = s.write_all(&[0u8; 4096]);
         }
         Mode::NeverRead => {}
     }

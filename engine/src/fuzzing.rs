@@ -1,0 +1,164 @@
+//! Entry points for fuzzing every parser that takes outside input.
+//!
+//! Each function takes arbitrary bytes and must neither panic nor hang nor
+//! allocate without bound. The same functions are driven by the cargo-fuzz
+//! targets in `fuzz/` and, over the committed corpora and regression inputs,
+//! by `engine/tests/fuzz_replay.rs` on every `cargo test`.
+
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use once_cell::sync::Lazy;
+
+use crate::collect::{bundle, events, rdp_probe, x224};
+use crate::load::{self, KbSource};
+use crate::protocol::Server;
+use crate::session::State;
+use crate::{Engine, check};
+
+/// The small test KB, whose files the KB target replaces one at a time.
+const MINI: &[(&str, &str)] = &[
+    (
+        "kb.ron",
+        include_str!("../../tests/fixtures/kb/mini/kb.ron"),
+    ),
+    (
+        "causes.ron",
+        include_str!("../../tests/fixtures/kb/mini/causes.ron"),
+    ),
+    (
+        "evidence.ron",
+        include_str!("../../tests/fixtures/kb/mini/evidence.ron"),
+    ),
+    (
+        "fixes.ron",
+        include_str!("../../tests/fixtures/kb/mini/fixes.ron"),
+    ),
+    (
+        "rules.ron",
+        include_str!("../../tests/fixtures/kb/mini/rules.ron"),
+    ),
+    (
+        "collectors.ron",
+        include_str!("../../tests/fixtures/kb/mini/collectors.ron"),
+    ),
+    (
+        "cases/basic.ron",
+        include_str!("../../tests/fixtures/kb/mini/cases/basic.ron"),
+    ),
+];
+
+static ENGINE: Lazy<Arc<Engine>> = Lazy::new(|| {
+    Arc::new(Engine::embedded().unwrap_or_else(|d| panic!("the embedded KB is invalid: {d:?}")))
+});
+
+/// The first byte picks a file of the mini KB; the rest replaces it. The KB
+/// is parsed, checked, compiled and its cases run.
+pub fn kb_loader(data: &[u8]) {
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let text = String::from_utf8_lossy(rest);
+    let target = MINI[pick as usize % MINI.len()].0;
+    let files: Vec<(&str, &str)> = MINI
+        .iter()
+        .map(|&(name, body)| {
+            if name == target {
+                (name, text.as_ref())
+            } else {
+                (name, body)
+            }
+        })
+        .collect();
+    let source = KbSource::from_memory("<fuzz>", &files);
+    if let Ok(kb) = load::parse(source) {
+        let diags = check::check(&kb);
+        if !diags.iter().any(|d| d.is_error())
+            && let Ok(engine) = Engine::from_kb(kb)
+        {
+            let _ = crate::cases::run_all(&engine, None);
+            let _ = crate::export::model_json(&engine);
+            let _ = crate::graph::dot(&engine);
+        }
+    }
+}
+
+/// One JSON-lines request against a fresh server of the embedded KB.
+pub fn json_request(data: &[u8]) {
+    let mut server = Server::new(ENGINE.clone());
+    let reply = server.handle_line(data);
+    assert!(
+        reply.starts_with('{') && !reply.contains('\n'),
+        "one JSON object per reply"
+    );
+}
+
+/// A sequence of requests (one per line) to one server, then the last
+/// state carried to a second server.
+pub fn json_sequence(data: &[u8]) {
+    let mut server = Server::new(ENGINE.clone());
+    let mut last = String::new();
+    for line in data.split(|&b| b == b'\n').take(64) {
+        last = server.handle_line(line);
+    }
+    if let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(&last)
+        && let Some(state) = m.get("state")
+    {
+        let req = serde_json::json!({"op": "state", "state": state}).to_string();
+        let mut other = Server::new(ENGINE.clone());
+        let again = other.handle_line(req.as_bytes());
+        assert!(
+            again.contains("\"ok\":true"),
+            "a returned state must load again: {again}"
+        );
+    }
+}
+
+/// A session state as a client or a session file would carry it.
+pub fn session_state(data: &[u8]) {
+    if let Ok(state) = serde_json::from_slice::<State>(data)
+        && state.validate(&ENGINE).is_ok()
+    {
+        let a = state.assess(&ENGINE);
+        let sum: f64 = a.posterior.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-9, "posterior sums to {sum}");
+        let _ = ENGINE.explain_cause(&state, "other");
+    }
+}
+
+/// An X.224 answer as a server (or anything on port 3389) might send it.
+pub fn x224_answer(data: &[u8]) {
+    let _ = x224::tpkt_length(data);
+    let _ = x224::decode_answer(data);
+}
+
+/// A certificate a server presents.
+pub fn certificate(data: &[u8]) {
+    let now = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+    let _ = rdp_probe::inspect_certificate(data, "host.example", now);
+    let _ = rdp_probe::inspect_certificate(data, "127.0.0.1", now);
+}
+
+/// An event-log file of any of the three formats.
+pub fn event_log(data: &[u8]) {
+    if let Ok(log) = events::read_bytes("fuzz", data) {
+        let _ = events::facts(std::slice::from_ref(&log));
+    }
+}
+
+/// An evidence bundle.
+pub fn evidence_bundle(data: &[u8]) {
+    let _ = bundle::parse_bundle(&ENGINE, data, "fuzz");
+}
+
+/// Every target by name (for the replay test).
+pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+    ("kb_loader", kb_loader),
+    ("json_request", json_request),
+    ("json_sequence", json_sequence),
+    ("session_state", session_state),
+    ("x224_answer", x224_answer),
+    ("certificate", certificate),
+    ("event_log", event_log),
+    ("evidence_bundle", evidence_bundle),
+];
