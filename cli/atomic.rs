@@ -40,6 +40,32 @@ pub fn write(path: &Path, contents: &[u8]) -> io::Result<()> {
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
+    } else {
+        remove_stale_temporaries(dir, &name.to_string_lossy());
     }
     result
+}
+
+/// Temporary files of earlier writers that were killed before renaming:
+/// `.NAME.tmp-PID` whose process no longer exists (checked in /proc, so
+/// only where /proc exists; elsewhere they are left alone).
+fn remove_stale_temporaries(dir: &Path, name: &str) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let prefix = format!(".{name}.tmp-");
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(pid) = file.to_str().and_then(|f| f.strip_prefix(&prefix)) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok_and(|p| p != std::process::id())
+            && !Path::new("/proc").join(pid).exists()
+        {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }

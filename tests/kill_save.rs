@@ -63,4 +63,17 @@ fn killed_during_repeated_saves_the_session_file_is_always_whole() {
     }
     assert!(file.exists(), "no save finished in 20 rounds");
     assert!(!seen_versions.is_empty());
+    // A normal save cleans up what the killed writers left behind.
+    let input = format!(
+        ":observe connection_path=vpn\n:save {}\n:quit\n",
+        file.display()
+    );
+    let (code, _, _) = run_stdin(&["diagnose"], input.as_bytes());
+    assert_eq!(code, 0);
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "stale temporary files: {leftovers:?}");
 }
