@@ -142,6 +142,18 @@ fn closed_port_is_unreachable_at_once() {
 }
 
 #[test]
+fn dropped_syns_end_at_the_connect_timeout() {
+    let d = SynDrop::start();
+    let (v, took) = probe(d.port, 1.0);
+    assert_eq!(v["facts"]["probe.tcp"], "timeout", "{v:#}");
+    assert_eq!(ev(&v, "port_reachable"), "no");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
+}
+
+#[test]
 fn silent_listener_is_closed_early_within_the_bound() {
     let p = FakePeer::start(Mode::Silent);
     let (v, took) = probe(p.port, 0.5);

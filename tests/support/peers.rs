@@ -223,6 +223,41 @@ pub enum Mode {
     TlsGarbage,
 }
 
+/// A listener whose accept queue is full, so the kernel drops new SYNs:
+/// what a firewall that DROPs looks like to a client.
+pub struct SynDrop {
+    pub port: u16,
+    _listener: TcpListener,
+    _fillers: Vec<TcpStream>,
+}
+
+impl SynDrop {
+    pub fn start() -> SynDrop {
+        use std::os::fd::AsRawFd;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        // SAFETY: re-listening on a valid socket only changes its backlog.
+        unsafe {
+            libc::listen(listener.as_raw_fd(), 0);
+        }
+        let port = listener.local_addr().expect("addr").port();
+        // Fill the queue; connects beyond it stay in SYN_SENT.
+        let mut fillers = Vec::new();
+        for _ in 0..4 {
+            if let Ok(s) = TcpStream::connect_timeout(
+                &([127, 0, 0, 1], port).into(),
+                Duration::from_millis(200),
+            ) {
+                fillers.push(s);
+            }
+        }
+        SynDrop {
+            port,
+            _listener: listener,
+            _fillers: fillers,
+        }
+    }
+}
+
 /// A scripted peer on 127.0.0.1, stopped on drop.
 pub struct FakePeer {
     pub port: u16,
