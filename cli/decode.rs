@@ -19,12 +19,7 @@ pub fn run(engine: &Engine, code: &str, extended: Option<&str>, json: bool) -> R
     match d.disconnect {
         Some(e) => {
             known = true;
-            let name = if e.name.is_empty() {
-                String::new()
-            } else {
-                format!(" {}", e.name)
-            };
-            println!("Error code {c:#x} ({c}){name}: {}", e.meaning);
+            println!("Error code {c:#x} ({c}){}: {}", name_of(e), e.meaning);
             if !e.source.is_empty() {
                 println!("  source: {}", e.source);
             }
@@ -42,12 +37,7 @@ pub fn run(engine: &Engine, code: &str, extended: Option<&str>, json: bool) -> R
         match d.extended_entry {
             Some(e) => {
                 known = true;
-                let name = if e.name.is_empty() {
-                    String::new()
-                } else {
-                    format!(" {}", e.name)
-                };
-                println!("Extended code {x:#x} ({x}){name}: {}", e.meaning);
+                println!("Extended code {x:#x} ({x}){}: {}", name_of(e), e.meaning);
             }
             None => println!("Extended code {x:#x} ({x}) is not in the ERRINFO table."),
         }
@@ -68,4 +58,13 @@ pub fn run(engine: &Engine, code: &str, extended: Option<&str>, json: bool) -> R
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// ` NAME` for a table entry with a name, nothing otherwise.
+fn name_of(e: &rootcause_engine::model::Code) -> String {
+    if e.name.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", e.name)
+    }
 }

@@ -935,22 +935,7 @@ fn explain_whynot_why_and_kb() {
         assert_eq!(num(&f["cost"], "cost"), fx.cost);
     }
     // The public vocabulary of DESIGN §5.
-    for c in [
-        "rdp_certificate_invalid",
-        "machinekeys_corruption",
-        "security_layer_mismatch",
-        "credssp_oracle_mismatch",
-        "nla_authentication_failure",
-        "intermediary_security_mismatch",
-        "antivirus_interference",
-        "firewall_blocking",
-        "network_instability",
-        "mtu_mismatch",
-        "outdated_client",
-        "windows_update_regression",
-        "licensing_or_cache",
-        "rdp_service_unavailable",
-    ] {
+    for &c in DESIGN_CAUSES {
         assert!(ids.contains(&c), "cause {c} missing");
     }
     let values = |id: &str| -> Json {

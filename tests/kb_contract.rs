@@ -14,24 +14,6 @@ fn export() -> Value {
     serde_json::from_str(&out).expect("export is JSON")
 }
 
-const CAUSES: &[&str] = &[
-    "rdp_certificate_invalid",
-    "machinekeys_corruption",
-    "security_layer_mismatch",
-    "credssp_oracle_mismatch",
-    "nla_authentication_failure",
-    "intermediary_security_mismatch",
-    "antivirus_interference",
-    "firewall_blocking",
-    "network_instability",
-    "mtu_mismatch",
-    "outdated_client",
-    "windows_update_regression",
-    "licensing_or_cache",
-    "rdp_service_unavailable",
-    "other",
-];
-
 const EVIDENCE: &[(&str, &[&str])] = &[
     ("connection_path", &["lan", "vpn", "gateway", "internet"]),
     (
@@ -94,7 +76,7 @@ fn export_is_a_complete_normalised_model() {
         .sum();
     assert!((sum - 1.0).abs() < 1e-9, "priors sum to {sum}");
     assert_eq!(causes.last(), Some(&"other"));
-    for want in CAUSES {
+    for want in DESIGN_CAUSES.iter().chain(&["other"]) {
         assert!(causes.contains(want), "cause {want} missing");
     }
     let evidence = m["evidence"].as_array().unwrap();

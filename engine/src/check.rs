@@ -372,15 +372,7 @@ fn check_condition(
         Condition::Not(x) => check_condition(c, file, owner, x, facts),
         _ => {}
     }
-    if let Condition::Eq(f, _)
-    | Condition::Ne(f, _)
-    | Condition::In(f, _)
-    | Condition::Lt(f, _)
-    | Condition::Le(f, _)
-    | Condition::Gt(f, _)
-    | Condition::Ge(f, _)
-    | Condition::Matches(f, _)
-    | Condition::Known(f) = cond
+    if let Some(f) = cond.leaf_fact()
         && kb.evidence(f).is_none()
         && !facts.contains(f)
     {

@@ -16,6 +16,7 @@
 
 pub mod cases;
 pub mod check;
+pub mod civil;
 pub mod codes;
 pub mod collect;
 pub mod diag;

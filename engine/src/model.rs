@@ -177,7 +177,8 @@ impl Condition {
         out
     }
 
-    fn collect_facts<'a>(&'a self, out: &mut Vec<&'a str>) {
+    /// The fact a leaf condition reads (`None` for `All`, `Any`, `Not`).
+    pub fn leaf_fact(&self) -> Option<&str> {
         match self {
             Condition::Eq(f, _)
             | Condition::Ne(f, _)
@@ -187,13 +188,20 @@ impl Condition {
             | Condition::Gt(f, _)
             | Condition::Ge(f, _)
             | Condition::Matches(f, _)
-            | Condition::Known(f) => out.push(f),
+            | Condition::Known(f) => Some(f),
+            Condition::All(_) | Condition::Any(_) | Condition::Not(_) => None,
+        }
+    }
+
+    fn collect_facts<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match self {
             Condition::All(cs) | Condition::Any(cs) => {
                 for c in cs {
                     c.collect_facts(out);
                 }
             }
             Condition::Not(c) => c.collect_facts(out),
+            leaf => out.extend(leaf.leaf_fact()),
         }
     }
 }

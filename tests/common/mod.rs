@@ -5,6 +5,24 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+/// The cause ids of DESIGN §5 (a public contract), without the leak `other`.
+pub const DESIGN_CAUSES: &[&str] = &[
+    "rdp_certificate_invalid",
+    "machinekeys_corruption",
+    "security_layer_mismatch",
+    "credssp_oracle_mismatch",
+    "nla_authentication_failure",
+    "intermediary_security_mismatch",
+    "antivirus_interference",
+    "firewall_blocking",
+    "network_instability",
+    "mtu_mismatch",
+    "outdated_client",
+    "windows_update_regression",
+    "licensing_or_cache",
+    "rdp_service_unavailable",
+];
+
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_rootcause"));
     c.env("NO_COLOR", "1");

@@ -32,28 +32,13 @@ pub fn xrdp_available() -> bool {
     ok
 }
 
-fn civil(days: i64) -> (i32, u8, u8) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        (yoe + era * 400 + i64::from(m <= 2)) as i32,
-        m as u8,
-        d as u8,
-    )
-}
-
 /// Today ± `offset` days as (year, month, day), UTC.
 pub fn day(offset: i64) -> (i32, u8, u8) {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    civil(now.div_euclid(86_400) + offset)
+    let (y, m, d) = rootcause_engine::civil::civil_from_days(now.div_euclid(86_400) + offset);
+    (y as i32, m as u8, d as u8)
 }
 
 /// A self-signed certificate valid from `from` to `to` days relative to today.

@@ -30,6 +30,7 @@ use serde::Serialize;
 
 use super::x224::{self, Answer, DecodeError};
 use super::{CollectError, Collected, Facts};
+pub use crate::civil::format_unix;
 use crate::model::Value;
 
 /// Default RDP port.
@@ -569,13 +570,12 @@ pub fn inspect_certificate(der: &[u8], host: &str, now: SystemTime) -> Result<Ce
         .map(str::to_string)
         .unwrap_or_else(|_| sig_oid.to_id_string());
     let digest = ring::digest::digest(&ring::digest::SHA256, der);
-    let fmt_time = |t: i64| format_unix(t);
     Ok(CertInfo {
         subject,
         issuer,
         serial: cert.raw_serial_as_string(),
-        not_before: fmt_time(nb),
-        not_after: fmt_time(na),
+        not_before: format_unix(nb),
+        not_after: format_unix(na),
         expired: now_s > na,
         not_yet_valid: now_s < nb,
         days_left: (na - now_s).div_euclid(86_400),
@@ -616,28 +616,6 @@ fn name_matches(host: &str, sans: &[String], cns: &[String]) -> bool {
     } else {
         dns.iter().any(|d| matches(d))
     }
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` from Unix seconds (proleptic Gregorian, UTC).
-pub fn format_unix(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
 }
 
 fn latency(addr: SocketAddr, cfg: &Config, budget: Deadline) -> Latency {

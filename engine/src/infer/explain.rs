@@ -38,17 +38,6 @@ pub struct Contribution {
     pub p_after: f64,
 }
 
-fn apply(post: &[f64], factor: &[f64]) -> Vec<f64> {
-    let mut out: Vec<f64> = post.iter().zip(factor).map(|(p, l)| p * l).collect();
-    let z: f64 = out.iter().sum();
-    if z > 0.0 {
-        out.iter_mut().for_each(|p| *p /= z);
-        out
-    } else {
-        post.to_vec()
-    }
-}
-
 /// Contributions of each finding (in order) to `cause`.
 pub fn contributions(model: &Model, factors: &[Factor], cause: usize) -> Vec<Contribution> {
     let mut post = model.prior.clone();
@@ -83,7 +72,7 @@ pub fn contributions(model: &Model, factors: &[Factor], cause: usize) -> Vec<Con
         } else {
             0.0
         };
-        let after = apply(&post, factor);
+        let after = posterior::reweight(&post, |c| factor[c]);
         out.push(Contribution {
             bits,
             p_given_cause: p_c,

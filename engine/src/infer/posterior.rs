@@ -61,10 +61,15 @@ pub fn posterior(model: &Model, findings: &Findings) -> (Vec<f64>, bool) {
 pub fn update(model: &Model, post: &[f64], evidence: usize, value: usize) -> Vec<f64> {
     let ev = &model.evidence[evidence];
     let k = ev.arity();
+    reweight(post, |c| ev.lik[c * k + value])
+}
+
+/// `P(c) · w(c)`, normalised; the input unchanged when every weight is zero.
+pub fn reweight(post: &[f64], weight: impl Fn(usize) -> f64) -> Vec<f64> {
     let mut out: Vec<f64> = post
         .iter()
         .enumerate()
-        .map(|(c, p)| p * ev.lik[c * k + value])
+        .map(|(c, p)| p * weight(c))
         .collect();
     let z: f64 = out.iter().sum();
     if z > 0.0 {
