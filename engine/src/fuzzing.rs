@@ -151,8 +151,11 @@ pub fn evidence_bundle(data: &[u8]) {
     let _ = bundle::parse_bundle(&ENGINE, data, "fuzz");
 }
 
+/// A fuzz target: bytes in, no panic.
+pub type Target = fn(&[u8]);
+
 /// Every target by name (for the replay test).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("kb_loader", kb_loader),
     ("json_request", json_request),
     ("json_sequence", json_sequence),
