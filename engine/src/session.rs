@@ -167,14 +167,15 @@ impl SessionError {
 }
 
 /// The verification evidence of a fix that can be asked (has a question).
+/// In KB order, so they are asked in the order the KB defines its questions.
 fn verify_questions<'a>(engine: &'a Engine, fix: &str) -> impl Iterator<Item = &'a String> + 'a {
+    let expect = engine.kb.fix(fix).and_then(|f| f.verify.as_ref()).map(|v| &v.expect);
     engine
         .kb
-        .fix(fix)
-        .and_then(|f| f.verify.as_ref())
-        .into_iter()
-        .flat_map(|v| v.expect.keys())
-        .filter(|e| engine.kb.evidence(e).is_some_and(|x| x.question.is_some()))
+        .evidence
+        .iter()
+        .filter(move |e| e.question.is_some() && expect.is_some_and(|x| x.contains_key(&e.id)))
+        .map(|e| &e.id)
 }
 
 /// Why the diagnosis stopped asking.
@@ -636,17 +637,9 @@ impl State {
         let ecr = plan::ecr(m, &post, &plan);
 
         if let Some(fix) = &self.verifying {
-            let next = engine
-                .kb
-                .fix(fix)
-                .and_then(|f| f.verify.as_ref())
-                .and_then(|v| {
-                    v.expect
-                        .keys()
-                        .filter(|e| !self.verify_answers.contains_key(*e))
-                        .filter_map(|e| m.evidence_index(e))
-                        .find(|&e| m.evidence[e].askable)
-                });
+            let next = verify_questions(engine, fix)
+                .find(|e| !self.verify_answers.contains_key(*e))
+                .and_then(|e| m.evidence_index(e));
             let next = next.map(|e| gain::Scored {
                 evidence: e,
                 gain: gain::expected_gain(m, &post, e),
