@@ -173,6 +173,11 @@ fn piped_session_prints_plain_text_and_a_report() {
     assert!(report.contains("Over a VPN (vpn)"), "{report}");
     assert!(report.contains("## Ranking"), "{report}");
     assert!(report.contains("## Fix plan"), "{report}");
+    assert!(report.contains("## How the ranking moved"), "{report}");
+    assert!(
+        report.contains("| 1 | observe connection_path = vpn | user |"),
+        "{report}"
+    );
 }
 
 #[test]

@@ -187,8 +187,44 @@ pub fn markdown(engine: &Engine, state: &State) -> String {
         }
         s.push('\n');
     }
-    let _ = writeln!(s, "## Next step\n\n{}", a.advice.reason);
+    let _ = writeln!(s, "## Next step\n\n{}\n", a.advice.reason);
+    trace(&mut s, state);
     s
+}
+
+/// The session's steps and how the top of the ranking moved with each.
+fn trace(s: &mut String, state: &State) {
+    if state.trace.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "## How the ranking moved\n");
+    if state.trace_dropped > 0 {
+        let _ = writeln!(s, "({} earlier steps not kept.)\n", state.trace_dropped);
+    }
+    let _ = writeln!(
+        s,
+        "| # | step | by | top before | top after |\n|---|---|---|---|---|"
+    );
+    let top = |v: &[(String, f64)]| {
+        v.first()
+            .map_or(String::new(), |(c, p)| format!("{c} {}", pct(*p)))
+    };
+    for (i, t) in state.trace.iter().enumerate() {
+        let what = match &t.value {
+            Some(v) => format!("{} {} = {}", t.action, t.target, v),
+            None => format!("{} {}", t.action, t.target),
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} |",
+            state.trace_dropped + i + 1,
+            cell(&what),
+            cell(&t.source),
+            top(&t.before),
+            top(&t.after)
+        );
+    }
+    s.push('\n');
 }
 
 /// The JSON report: the protocol's response plus explanations and fix steps.
