@@ -169,7 +169,11 @@ impl SessionError {
 /// The verification evidence of a fix that can be asked (has a question).
 /// In KB order, so they are asked in the order the KB defines its questions.
 fn verify_questions<'a>(engine: &'a Engine, fix: &str) -> impl Iterator<Item = &'a String> + 'a {
-    let expect = engine.kb.fix(fix).and_then(|f| f.verify.as_ref()).map(|v| &v.expect);
+    let expect = engine
+        .kb
+        .fix(fix)
+        .and_then(|f| f.verify.as_ref())
+        .map(|v| &v.expect);
     engine
         .kb
         .evidence
