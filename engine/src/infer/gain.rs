@@ -79,6 +79,18 @@ pub struct Scored {
     pub score: f64,
 }
 
+/// One candidate's gain, cost and gain per cost.
+fn score(model: &Model, post: &[f64], total: f64, evidence: usize) -> Scored {
+    let gain = gain_with_total(model, post, total, evidence);
+    let cost = model.evidence[evidence].cost.max(f64::MIN_POSITIVE);
+    Scored {
+        evidence,
+        gain,
+        cost,
+        score: gain / cost,
+    }
+}
+
 /// Score candidates and return them best first (ties: KB order).
 pub fn rank_questions(
     model: &Model,
@@ -88,16 +100,7 @@ pub fn rank_questions(
     let total: f64 = post.iter().sum();
     let mut scored: Vec<Scored> = candidates
         .into_iter()
-        .map(|e| {
-            let gain = gain_with_total(model, post, total, e);
-            let cost = model.evidence[e].cost.max(f64::MIN_POSITIVE);
-            Scored {
-                evidence: e,
-                gain,
-                cost,
-                score: gain / cost,
-            }
-        })
+        .map(|e| score(model, post, total, e))
         .collect();
     scored.sort_by(|a, b| {
         b.score
@@ -116,14 +119,7 @@ pub fn best_question(
     let total: f64 = post.iter().sum();
     let mut best: Option<Scored> = None;
     for e in candidates {
-        let gain = gain_with_total(model, post, total, e);
-        let cost = model.evidence[e].cost.max(f64::MIN_POSITIVE);
-        let s = Scored {
-            evidence: e,
-            gain,
-            cost,
-            score: gain / cost,
-        };
+        let s = score(model, post, total, e);
         if best.is_none_or(|b| s.score > b.score || (s.score == b.score && s.evidence < b.evidence))
         {
             best = Some(s);
