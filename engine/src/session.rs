@@ -892,7 +892,7 @@ impl Engine {
                 item
             })
             .collect();
-        let post = state.assess(self).posterior;
+        let post = state.posterior(self);
         Ok(CauseExplanation {
             cause: cause.to_string(),
             prior: m.prior[c],
@@ -909,14 +909,14 @@ impl Engine {
         let c = m
             .cause_index(cause)
             .ok_or_else(|| SessionError::UnknownCause(cause.to_string()))?;
-        let a = state.assess(self);
+        let post = state.posterior(self);
         let mut against: Vec<ContributionItem> = how
             .contributions
             .into_iter()
             .filter(|i| i.bits < 0.0)
             .collect();
         against.sort_by(|x, y| x.bits.total_cmp(&y.bits));
-        let would_raise = explain::raisers(m, &a.posterior, c, &state.candidates(self))
+        let would_raise = explain::raisers(m, &post, c, &state.candidates(self))
             .into_iter()
             .take(5)
             .map(|w| Raiser {
@@ -928,8 +928,11 @@ impl Engine {
             .collect();
         Ok(WhyNot {
             cause: cause.to_string(),
-            probability: a.posterior[c],
-            rank: a.ranking.iter().position(|&x| x == c).map_or(0, |r| r + 1),
+            probability: post[c],
+            rank: posterior::ranking(&post)
+                .iter()
+                .position(|&x| x == c)
+                .map_or(0, |r| r + 1),
             against,
             would_raise,
         })
@@ -945,7 +948,7 @@ impl Engine {
         let e = m
             .evidence_index(evidence)
             .ok_or_else(|| SessionError::UnknownEvidence(evidence.to_string()))?;
-        let post = state.assess(self).posterior;
+        let post = state.posterior(self);
         let candidates = state.candidates(self);
         let ranked = gain::rank_questions(m, &post, candidates.iter().copied());
         let g = gain::expected_gain(m, &post, e);
