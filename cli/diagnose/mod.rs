@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
 use rootcause_engine::Engine;
-use rootcause_engine::session::{Done, Source, State, UNKNOWN};
+use rootcause_engine::session::{Assessment, Done, Source, State, UNKNOWN};
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 use rustyline::{Config, Editor};
@@ -186,7 +186,7 @@ impl<'e> Repl<'e> {
                     self.shown = Some(q.evidence);
                 }
                 None if !self.concluded => {
-                    self.conclude();
+                    self.conclude(&assessment);
                     self.concluded = true;
                     self.shown = None;
                 }
@@ -344,13 +344,13 @@ impl<'e> Repl<'e> {
         f(&mut self.state, self.engine)?;
         self.undo.push(before);
         self.concluded = false;
-        self.show_ranking(5);
-        self.show_advice();
+        let a = self.state.assess(self.engine);
+        self.show_ranking(&a, 5);
+        self.show_advice(&a);
         Ok(())
     }
 
-    fn show_ranking(&self, n: usize) {
-        let a = self.state.assess(self.engine);
+    fn show_ranking(&self, a: &Assessment, n: usize) {
         let m = &self.engine.model;
         println!("\nMost likely causes:");
         for &c in a.ranking.iter().take(n) {
@@ -384,13 +384,12 @@ impl<'e> Repl<'e> {
         }
     }
 
-    fn show_advice(&self) {
-        let a = self.state.assess(self.engine).advice;
+    fn show_advice(&self, a: &Assessment) {
+        let a = &a.advice;
         println!("{} {}\n", self.paint("1;33", "Advice:"), a.reason);
     }
 
-    fn conclude(&self) {
-        let a = self.state.assess(self.engine);
+    fn conclude(&self, a: &Assessment) {
         let m = &self.engine.model;
         let top = a.ranking[0];
         let id = &m.causes[top];
@@ -417,14 +416,13 @@ impl<'e> Repl<'e> {
             println!("Fixed by {f}, verified. Use :report md for the ticket.\n");
             return;
         }
-        self.show_plan(3);
+        self.show_plan(a, 3);
         println!(
             "Report each fix with :tried FIX worked|failed; :fixes shows the whole plan, :explain the reasoning.\n"
         );
     }
 
-    fn show_plan(&self, n: usize) {
-        let a = self.state.assess(self.engine);
+    fn show_plan(&self, a: &Assessment, n: usize) {
         if a.plan.is_empty() {
             println!("No untried fix is left: escalate with :report md.");
             return;
@@ -510,8 +508,8 @@ impl<'e> Repl<'e> {
                 }
                 self.why_not(arg)?;
             }
-            ":rank" => self.show_ranking(usize::MAX),
-            ":fixes" => self.show_plan(usize::MAX),
+            ":rank" => self.show_ranking(&self.state.assess(self.engine), usize::MAX),
+            ":fixes" => self.show_plan(&self.state.assess(self.engine), usize::MAX),
             ":tried" => {
                 let mut it = arg.split_whitespace();
                 let (Some(fix), Some(result)) = (it.next(), it.next()) else {
@@ -559,7 +557,7 @@ impl<'e> Repl<'e> {
                 for n in notes {
                     println!("  {n}");
                 }
-                self.show_ranking(5);
+                self.show_ranking(&self.state.assess(self.engine), 5);
             }
             ":report" => {
                 let mut it = arg.split_whitespace();
