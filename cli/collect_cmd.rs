@@ -39,6 +39,49 @@ pub fn state_with(engine: &Engine, collected: &[Collected]) -> Result<State> {
     Ok(state)
 }
 
+/// An evidence value a rule set from collected facts: (evidence, value, provenance).
+pub type Inferred = (String, String, String);
+
+/// The evidence the KB's rules set in `state`.
+pub fn inferred(state: &State) -> Vec<Inferred> {
+    state
+        .observations
+        .iter()
+        .filter(|o| matches!(o.source, Source::Rule { .. }))
+        .map(|o| (o.evidence.clone(), o.value.clone(), o.source.to_string()))
+        .collect()
+}
+
+/// The evidence collected facts imply under the KB's rules.
+pub fn evidence(engine: &Engine, collected: &[Collected]) -> Result<Vec<Inferred>> {
+    Ok(inferred(&state_with(engine, collected)?))
+}
+
+/// `evidence` and `provenance` objects keyed by evidence id, for `--json`.
+pub fn evidence_json(evidence: &[Inferred]) -> (Map<String, Value>, Map<String, Value>) {
+    let values = evidence
+        .iter()
+        .map(|(e, v, _)| (e.clone(), json!(v)))
+        .collect();
+    let sources = evidence
+        .iter()
+        .map(|(e, _, s)| (e.clone(), json!(s)))
+        .collect();
+    (values, sources)
+}
+
+/// The human form of the same.
+pub fn print_evidence(evidence: &[Inferred]) {
+    if evidence.is_empty() {
+        println!("Evidence: none (no rule of the KB applies)");
+    } else {
+        println!("Evidence:");
+        for (e, v, src) in evidence {
+            println!("  {e} = {v}    [{src}]");
+        }
+    }
+}
+
 pub fn run(
     engine: &Engine,
     event_files: &[PathBuf],
@@ -50,20 +93,9 @@ pub fn run(
     }
     let (collected, logs) = gather(engine, event_files, bundle_file)?;
     let state = state_with(engine, &collected)?;
-    let evidence: Vec<_> = state
-        .observations
-        .iter()
-        .filter(|o| matches!(o.source, Source::Rule { .. }))
-        .collect();
+    let evidence = inferred(&state);
     if json {
-        let ev: Map<String, Value> = evidence
-            .iter()
-            .map(|o| (o.evidence.clone(), json!(o.value)))
-            .collect();
-        let why: Map<String, Value> = evidence
-            .iter()
-            .map(|o| (o.evidence.clone(), json!(o.source.to_string())))
-            .collect();
+        let (ev, why) = evidence_json(&evidence);
         let out = json!({
             "sources": collected,
             "events": logs,
@@ -84,14 +116,7 @@ pub fn run(
             println!("  warning: {w}");
         }
     }
-    if evidence.is_empty() {
-        println!("Evidence: none (no rule of the KB applies)");
-    } else {
-        println!("Evidence:");
-        for o in evidence {
-            println!("  {} = {}    [{}]", o.evidence, o.value, o.source);
-        }
-    }
+    print_evidence(&evidence);
     for c in &state.conflicts {
         println!(
             "  conflict on {}: {} says {}, {} says {} (kept {})",

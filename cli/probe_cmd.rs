@@ -7,9 +7,10 @@ use std::time::Duration;
 use anyhow::{Result, anyhow};
 use rootcause_engine::Engine;
 use rootcause_engine::collect::rdp_probe::{self, Report};
-use rootcause_engine::collect::{Collected, x224};
-use rootcause_engine::session::{Source, State};
+use rootcause_engine::collect::x224;
 use serde_json::json;
+
+use crate::collect_cmd::{self, Inferred};
 
 /// Parse the target and timeout into a probe configuration.
 pub fn config(target: &str, timeout_secs: f64) -> Result<rdp_probe::Config> {
@@ -22,18 +23,6 @@ pub fn config(target: &str, timeout_secs: f64) -> Result<rdp_probe::Config> {
         port,
         Duration::from_secs_f64(timeout_secs),
     ))
-}
-
-/// The evidence a collector run implies under the KB's rules, with provenance.
-pub fn evidence(engine: &Engine, collected: &Collected) -> Result<Vec<(String, String, String)>> {
-    let mut state = State::new(engine);
-    state.add_facts(engine, collected.facts.clone(), &collected.label)?;
-    Ok(state
-        .observations
-        .iter()
-        .filter(|o| matches!(o.source, Source::Rule { .. }))
-        .map(|o| (o.evidence.clone(), o.value.clone(), o.source.to_string()))
-        .collect())
 }
 
 fn describe(n: &rdp_probe::Negotiation) -> String {
@@ -63,7 +52,7 @@ fn describe(n: &rdp_probe::Negotiation) -> String {
     format!("{what}, {:.1} ms", n.ms)
 }
 
-pub fn print_human(report: &Report, evidence: &[(String, String, String)]) {
+pub fn print_human(report: &Report, evidence: &[Inferred]) {
     let addr = report.address.as_deref().unwrap_or("unresolved");
     println!(
         "RDP probe of {} ({addr}), {:.1} ms",
@@ -145,30 +134,16 @@ pub fn print_human(report: &Report, evidence: &[(String, String, String)]) {
             None => println!("  Latency: all {} connects failed", l.attempts),
         }
     }
-    if evidence.is_empty() {
-        println!("Evidence: none (no rule of the KB applies)");
-    } else {
-        println!("Evidence:");
-        for (e, v, src) in evidence {
-            println!("  {e} = {v}    [{src}]");
-        }
-    }
+    collect_cmd::print_evidence(evidence);
 }
 
 /// `probe rdp`.
 pub fn run(engine: &Engine, target: &str, timeout_secs: f64, json: bool) -> Result<ExitCode> {
     let cfg = config(target, timeout_secs)?;
     let (report, collected) = rdp_probe::collect(&cfg);
-    let evidence = evidence(engine, &collected)?;
+    let evidence = collect_cmd::evidence(engine, std::slice::from_ref(&collected))?;
     if json {
-        let ev: serde_json::Map<String, serde_json::Value> = evidence
-            .iter()
-            .map(|(e, v, _)| (e.clone(), json!(v)))
-            .collect();
-        let why: serde_json::Map<String, serde_json::Value> = evidence
-            .iter()
-            .map(|(e, _, s)| (e.clone(), json!(s)))
-            .collect();
+        let (ev, why) = collect_cmd::evidence_json(&evidence);
         let out = json!({
             "target": report.target,
             "facts": report.facts,

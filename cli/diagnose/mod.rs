@@ -706,7 +706,7 @@ impl<'e> Repl<'e> {
         let cfg = crate::probe_cmd::config(target, timeout)?;
         println!("Probing {target} ...");
         let (report, collected) = rootcause_engine::collect::rdp_probe::collect(&cfg);
-        let evidence = crate::probe_cmd::evidence(self.engine, &collected)?;
+        let evidence = crate::collect_cmd::evidence(self.engine, std::slice::from_ref(&collected))?;
         crate::probe_cmd::print_human(&report, &evidence);
         println!();
         let label = collected.label.clone();
