@@ -945,53 +945,8 @@ fn explain_whynot_why_and_kb() {
             .unwrap_or_else(|| panic!("evidence {id} missing"))["values"]
             .clone()
     };
-    assert_eq!(
-        values("connection_path"),
-        json!(["lan", "vpn", "gateway", "internet"])
-    );
-    assert_eq!(
-        values("host_os"),
-        json!(["windows_client", "windows_server", "non_windows"])
-    );
-    assert_eq!(
-        values("rdp_negotiation"),
-        json!([
-            "nla",
-            "tls",
-            "standard_rdp_only",
-            "hybrid_required",
-            "cert_missing",
-            "closed_early",
-            "not_rdp"
-        ])
-    );
-    assert_eq!(values("tls_handshake"), json!(["ok", "fails"]));
-    for id in [
-        "host_is_cloud_vm",
-        "host_recently_renamed_or_migrated",
-        "recent_windows_update",
-        "other_clients_can_connect",
-        "client_fails_everywhere",
-        "works_bypassing_path",
-        "port_reachable",
-        "certificate_expired",
-        "schannel_36870_seen",
-        "cert_events_1057_1058_seen",
-        "machinekeys_acl_ok",
-        "nla_required",
-        "works_with_nla_disabled",
-        "credssp_error_shown",
-        "third_party_security_software",
-        "works_with_security_software_disabled",
-        "packet_loss_or_high_latency",
-        "works_with_lower_mtu",
-        "client_up_to_date",
-        "termservice_running",
-        "rdp_enabled",
-        "license_error_shown",
-        "failure_intermittent",
-    ] {
-        assert_eq!(values(id), json!(["yes", "no"]), "{id}");
+    for (id, want) in DESIGN_EVIDENCE {
+        assert_eq!(values(id), json!(want), "{id}");
     }
     assert!(
         fixes

@@ -14,50 +14,6 @@ fn export() -> Value {
     serde_json::from_str(&out).expect("export is JSON")
 }
 
-const EVIDENCE: &[(&str, &[&str])] = &[
-    ("connection_path", &["lan", "vpn", "gateway", "internet"]),
-    (
-        "host_os",
-        &["windows_client", "windows_server", "non_windows"],
-    ),
-    ("host_is_cloud_vm", &["yes", "no"]),
-    ("host_recently_renamed_or_migrated", &["yes", "no"]),
-    ("recent_windows_update", &["yes", "no"]),
-    ("other_clients_can_connect", &["yes", "no"]),
-    ("client_fails_everywhere", &["yes", "no"]),
-    ("works_bypassing_path", &["yes", "no"]),
-    ("port_reachable", &["yes", "no"]),
-    (
-        "rdp_negotiation",
-        &[
-            "nla",
-            "tls",
-            "standard_rdp_only",
-            "hybrid_required",
-            "cert_missing",
-            "closed_early",
-            "not_rdp",
-        ],
-    ),
-    ("tls_handshake", &["ok", "fails"]),
-    ("certificate_expired", &["yes", "no"]),
-    ("schannel_36870_seen", &["yes", "no"]),
-    ("cert_events_1057_1058_seen", &["yes", "no"]),
-    ("machinekeys_acl_ok", &["yes", "no"]),
-    ("nla_required", &["yes", "no"]),
-    ("works_with_nla_disabled", &["yes", "no"]),
-    ("credssp_error_shown", &["yes", "no"]),
-    ("third_party_security_software", &["yes", "no"]),
-    ("works_with_security_software_disabled", &["yes", "no"]),
-    ("packet_loss_or_high_latency", &["yes", "no"]),
-    ("works_with_lower_mtu", &["yes", "no"]),
-    ("client_up_to_date", &["yes", "no"]),
-    ("termservice_running", &["yes", "no"]),
-    ("rdp_enabled", &["yes", "no"]),
-    ("license_error_shown", &["yes", "no"]),
-    ("failure_intermittent", &["yes", "no"]),
-];
-
 #[test]
 fn export_is_a_complete_normalised_model() {
     let m = export();
@@ -80,7 +36,7 @@ fn export_is_a_complete_normalised_model() {
         assert!(causes.contains(want), "cause {want} missing");
     }
     let evidence = m["evidence"].as_array().unwrap();
-    for (id, values) in EVIDENCE {
+    for (id, values) in DESIGN_EVIDENCE {
         let e = evidence
             .iter()
             .find(|e| e["id"] == *id)

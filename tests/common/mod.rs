@@ -23,6 +23,51 @@ pub const DESIGN_CAUSES: &[&str] = &[
     "rdp_service_unavailable",
 ];
 
+/// The evidence ids and values of DESIGN §5 (a public contract).
+pub const DESIGN_EVIDENCE: &[(&str, &[&str])] = &[
+    ("connection_path", &["lan", "vpn", "gateway", "internet"]),
+    (
+        "host_os",
+        &["windows_client", "windows_server", "non_windows"],
+    ),
+    ("host_is_cloud_vm", &["yes", "no"]),
+    ("host_recently_renamed_or_migrated", &["yes", "no"]),
+    ("recent_windows_update", &["yes", "no"]),
+    ("other_clients_can_connect", &["yes", "no"]),
+    ("client_fails_everywhere", &["yes", "no"]),
+    ("works_bypassing_path", &["yes", "no"]),
+    ("port_reachable", &["yes", "no"]),
+    (
+        "rdp_negotiation",
+        &[
+            "nla",
+            "tls",
+            "standard_rdp_only",
+            "hybrid_required",
+            "cert_missing",
+            "closed_early",
+            "not_rdp",
+        ],
+    ),
+    ("tls_handshake", &["ok", "fails"]),
+    ("certificate_expired", &["yes", "no"]),
+    ("schannel_36870_seen", &["yes", "no"]),
+    ("cert_events_1057_1058_seen", &["yes", "no"]),
+    ("machinekeys_acl_ok", &["yes", "no"]),
+    ("nla_required", &["yes", "no"]),
+    ("works_with_nla_disabled", &["yes", "no"]),
+    ("credssp_error_shown", &["yes", "no"]),
+    ("third_party_security_software", &["yes", "no"]),
+    ("works_with_security_software_disabled", &["yes", "no"]),
+    ("packet_loss_or_high_latency", &["yes", "no"]),
+    ("works_with_lower_mtu", &["yes", "no"]),
+    ("client_up_to_date", &["yes", "no"]),
+    ("termservice_running", &["yes", "no"]),
+    ("rdp_enabled", &["yes", "no"]),
+    ("license_error_shown", &["yes", "no"]),
+    ("failure_intermittent", &["yes", "no"]),
+];
+
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_rootcause"));
     c.env("NO_COLOR", "1");
