@@ -2,7 +2,7 @@
 
 use anyhow::{Result, anyhow};
 use rootcause_engine::Engine;
-use rootcause_engine::codes::{self, parse_code};
+use rootcause_engine::kb::codes::{self, parse_code};
 
 pub fn run(engine: &Engine, code: &str, extended: Option<&str>, json: bool) -> Result<()> {
     let c = parse_code(code).map_err(|e| anyhow!(e))?;
@@ -61,7 +61,7 @@ pub fn run(engine: &Engine, code: &str, extended: Option<&str>, json: bool) -> R
 }
 
 /// ` NAME` for a table entry with a name, nothing otherwise.
-fn name_of(e: &rootcause_engine::model::Code) -> String {
+fn name_of(e: &rootcause_engine::kb::model::Code) -> String {
     if e.name.is_empty() {
         String::new()
     } else {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use rootcause_engine::Engine;
 use rootcause_engine::collect::rdp_probe;
-use rootcause_engine::model::Value;
+use rootcause_engine::kb::model::Value;
 use rootcause_engine::protocol::{self, Collect, ProtoError, Server};
 use serde_json::{Map, Value as Json};
 

@@ -5,10 +5,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use rootcause_engine::{
-    Diagnostic, Engine, KbSource, cases, check, embedded_source, export, graph, load, simulate,
-    stats,
-};
+use rootcause_engine::eval::{cases, simulate, stats};
+use rootcause_engine::kb::{check, export, graph, load};
+use rootcause_engine::{Diagnostic, Engine, KbSource, embedded_source};
 
 use crate::render;
 

@@ -15,12 +15,13 @@
 //!   validator can fail;
 //! - (c) the schema's error-code enum is the set of codes that
 //!   `docs/json-protocol.md` lists, and includes every code the protocol
-//!   sources (engine/src/protocol.rs, session.rs, cli/json_cmd.rs) can emit.
+//!   sources (engine/src/protocol/, session/, cli/json_cmd.rs) can emit.
 
 mod common;
 
 use std::collections::BTreeSet;
 use std::fs;
+use std::path::Path;
 
 use serde_json::{Map, Value as Json, json};
 
@@ -906,6 +907,17 @@ fn literals_after(text: &str, marker: &str) -> Vec<String> {
         .collect()
 }
 
+/// Every `.rs` file of a source folder, concatenated in name order.
+fn sources(dir: &Path) -> String {
+    let mut files: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .collect();
+    files.sort();
+    files.iter().map(|p| fs::read_to_string(p).unwrap()).collect()
+}
+
 #[test]
 fn error_codes_match_the_docs_and_the_engine() {
     let schema = Schema::load();
@@ -917,8 +929,8 @@ fn error_codes_match_the_docs_and_the_engine() {
     );
 
     // Every code the protocol sources can emit is in the enum.
-    let protocol = fs::read_to_string(root().join("engine/src/protocol.rs")).unwrap();
-    let session = fs::read_to_string(root().join("engine/src/session.rs")).unwrap();
+    let protocol = sources(&root().join("engine/src/protocol"));
+    let session = sources(&root().join("engine/src/session"));
     // The CLI's collector for `collect` reports its own errors.
     let json_cmd = fs::read_to_string(root().join("cli/json_cmd.rs")).unwrap_or_default();
     let mut emitted: BTreeSet<String> = literals_after(&protocol, "ProtoError::new(")

@@ -1,9 +1,20 @@
-//! `rootcause-engine`: the knowledge-base model, its loader and validator,
-//! the rule engine, Bayesian inference and the JSON lines protocol.
+//! `rootcause-engine`: the knowledge base, Bayesian inference over it, the
+//! diagnosis session, the collectors and the JSON lines protocol.
 //!
-//! The engine is I/O-free apart from reading KB folders: it knows nothing of
-//! terminals or command lines. Dependencies point one way:
-//! `model` ← `load` ← `check` ← `infer` ← `session` ← `protocol`.
+//! Each folder is one concern, and dependencies point one way:
+//!
+//! - [`kb`]: the typed model of a KB folder, its loading, validation and
+//!   rules (data and soundness, no probability);
+//! - [`infer`]: the math, pure functions over the compiled [`Model`];
+//! - [`session`]: a diagnosis in progress ([`session::State`]), its
+//!   assessment, advice and explanations;
+//! - [`collect`]: facts measured on the network, read from event logs or
+//!   host checks (the only code here that opens sockets or runs programs);
+//! - [`protocol`]: the JSON lines protocol over a session;
+//! - [`eval`]: what judges a KB: cases, simulation, statistics, fuzzing.
+//!
+//! `kb` ← `infer` ← `session` ← `protocol`; `collect` uses `kb` only.
+//! The engine knows nothing of terminals or command lines.
 //!
 //! ```
 //! use rootcause_engine::{Engine, session::{Source, State}};
@@ -14,29 +25,18 @@
 //! assert!((assessment.posterior.iter().sum::<f64>() - 1.0).abs() < 1e-12);
 //! ```
 
-pub mod cases;
-pub mod check;
-pub mod civil;
-pub mod codes;
 pub mod collect;
-pub mod diag;
-pub mod export;
-pub mod fuzzing;
-pub mod graph;
+pub mod eval;
 pub mod infer;
-pub mod load;
-pub mod model;
+pub mod kb;
 pub mod protocol;
-pub mod rules;
 pub mod session;
-pub mod simulate;
-pub mod stats;
 
 use std::path::Path;
 
-pub use diag::{Diagnostic, Severity};
+pub use kb::diag::{Diagnostic, Severity};
 pub use infer::Model;
-pub use load::{Kb, KbSource};
+pub use kb::load::{Kb, KbSource};
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded_kb.rs"));
@@ -57,12 +57,12 @@ pub struct Engine {
 impl Engine {
     /// Parse and check a KB; on any error, every diagnostic is returned.
     pub fn load(source: KbSource) -> Result<Engine, Vec<Diagnostic>> {
-        Engine::from_kb(load::parse(source)?)
+        Engine::from_kb(kb::load::parse(source)?)
     }
 
     /// Check an already parsed (or generated) KB and compile it.
     pub fn from_kb(kb: Kb) -> Result<Engine, Vec<Diagnostic>> {
-        let diags = check::check(&kb);
+        let diags = kb::check::check(&kb);
         if diags.iter().any(Diagnostic::is_error) {
             return Err(diags);
         }

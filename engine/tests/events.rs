@@ -13,7 +13,7 @@ use std::time::Duration;
 use rootcause_engine::Engine;
 use rootcause_engine::collect::CollectError;
 use rootcause_engine::collect::events::{self, EventLog, Format, MAX_FILE_BYTES};
-use rootcause_engine::model::Value;
+use rootcause_engine::kb::model::Value;
 use rootcause_engine::session::State;
 use serde_json::Value as Json;
 

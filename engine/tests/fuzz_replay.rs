@@ -1,10 +1,10 @@
 //! Replays the fuzz seeds and every committed regression input through the
-//! fuzz targets' own code (`rootcause_engine::fuzzing`), so `cargo test`
+//! fuzz targets' own code (`rootcause_engine::eval::fuzzing`), so `cargo test`
 //! keeps every past finding fixed without a fuzzer or a nightly toolchain.
 
 use std::path::Path;
 
-use rootcause_engine::fuzzing::TARGETS;
+use rootcause_engine::eval::fuzzing::TARGETS;
 
 #[test]
 fn seeds_and_regressions_never_panic() {

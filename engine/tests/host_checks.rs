@@ -13,7 +13,7 @@ use rootcause_engine::collect::host::{
     self, CheckStatus, parse_output, parse_output_detailed, run_checks, run_command, shell_command,
 };
 use rootcause_engine::collect::{CollectError, Facts};
-use rootcause_engine::model::{Collector, CollectorKind, HostCommand, Parser, Value};
+use rootcause_engine::kb::model::{Collector, CollectorKind, HostCommand, Parser, Value};
 use rootcause_engine::session::State;
 
 /// The host checks the KB must declare (the list plus recent events).

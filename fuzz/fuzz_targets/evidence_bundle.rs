@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    rootcause_engine::fuzzing::evidence_bundle(data);
+    rootcause_engine::eval::fuzzing::evidence_bundle(data);
 });

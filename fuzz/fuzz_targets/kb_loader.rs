@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    rootcause_engine::fuzzing::kb_loader(data);
+    rootcause_engine::eval::fuzzing::kb_loader(data);
 });

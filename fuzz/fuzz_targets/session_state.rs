@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    rootcause_engine::fuzzing::session_state(data);
+    rootcause_engine::eval::fuzzing::session_state(data);
 });

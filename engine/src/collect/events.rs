@@ -63,10 +63,10 @@ use serde::Serialize;
 use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::Value as Json;
 
-use crate::civil::{civil_from_days, days_from_civil};
+use crate::collect::civil::{civil_from_days, days_from_civil};
 
 use super::{CollectError, Collected, Facts};
-use crate::model::Value;
+use crate::kb::model::Value;
 
 // ---------------------------------------------------------------------------
 // Limits

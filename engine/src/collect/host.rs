@@ -26,7 +26,7 @@ use serde_json::Value as Json;
 
 use super::{CollectError, Collected, Facts};
 use crate::Engine;
-use crate::model::{Collector, CollectorKind, HostCommand, Parser, Value};
+use crate::kb::model::{Collector, CollectorKind, HostCommand, Parser, Value};
 
 /// The id [`collect`] reports as its collector.
 pub const COLLECTOR_ID: &str = "host_checks";
@@ -150,7 +150,7 @@ pub fn parse_output_detailed(collector: &Collector, output: &str) -> Result<Pars
                 return Err(format_err("the command printed nothing".into()));
             }
             for (fact, pattern) in map {
-                let re = crate::rules::regex(pattern).map_err(|e| {
+                let re = crate::kb::rules::regex(pattern).map_err(|e| {
                     CollectError::Usage(format!(
                         "collector `{}`: bad regex for `{fact}`: {e}",
                         collector.id

@@ -8,6 +8,7 @@
 //! operator allowed).
 
 pub mod bundle;
+pub mod civil;
 pub mod events;
 pub mod host;
 pub mod rdp_probe;
@@ -18,7 +19,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::model::Value;
+use crate::kb::model::Value;
 
 /// Raw facts by name.
 pub type Facts = BTreeMap<String, Value>;

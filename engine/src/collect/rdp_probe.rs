@@ -30,8 +30,8 @@ use serde::Serialize;
 
 use super::x224::{self, Answer, DecodeError};
 use super::{CollectError, Collected, Facts};
-pub use crate::civil::format_unix;
-use crate::model::Value;
+pub use crate::collect::civil::format_unix;
+use crate::kb::model::Value;
 
 /// Default RDP port.
 pub const DEFAULT_PORT: u16 = 3389;

@@ -13,8 +13,8 @@ pub mod posterior;
 
 use std::collections::HashMap;
 
-use crate::load::Kb;
-use crate::model::Condition;
+use crate::kb::load::Kb;
+use crate::kb::model::Condition;
 
 /// Id of the leak cause.
 pub const OTHER: &str = "other";

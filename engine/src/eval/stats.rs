@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::Engine;
 use crate::infer::{entropy_bits, gain};
-use crate::simulate;
+use crate::eval::simulate;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PairStat {

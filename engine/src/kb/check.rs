@@ -9,11 +9,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::DiGraph;
 
-use crate::diag::{Diagnostic, Severity, SourceFile};
+use crate::kb::diag::{Diagnostic, Severity, SourceFile};
 use crate::infer::OTHER;
-use crate::load::Kb;
-use crate::model::{Action, CollectorKind, Condition, Parser, Value};
-use crate::rules;
+use crate::kb::load::Kb;
+use crate::kb::model::{Action, CollectorKind, Condition, Parser, Value};
+use crate::kb::rules;
 
 /// Tolerance for a distribution's sum.
 pub const SUM_TOLERANCE: f64 = 1e-9;

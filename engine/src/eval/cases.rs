@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::Engine;
-use crate::model::Case;
+use crate::kb::model::Case;
 use crate::session::{Source, State, UNKNOWN};
 
 /// How a case was run.

@@ -14,8 +14,8 @@ use crate::Engine;
 use crate::infer::plan::{self, Planned};
 use crate::infer::posterior::{self, Findings};
 use crate::infer::{explain, gain};
-use crate::model::Value;
-use crate::rules;
+use crate::kb::model::Value;
+use crate::kb::rules;
 
 /// The answer that records "I don't know": it changes nothing.
 pub const UNKNOWN: &str = "unknown";

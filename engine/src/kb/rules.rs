@@ -13,7 +13,7 @@ use once_cell::sync::Lazy;
 use regex::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Action, Condition, Rule, Value};
+use crate::kb::model::{Action, Condition, Rule, Value};
 
 /// Compiled size limit for a KB regex (bytes of automaton).
 pub const MAX_REGEX_BYTES: usize = 1 << 20;

@@ -11,40 +11,41 @@ use std::time::{Duration, UNIX_EPOCH};
 use once_cell::sync::Lazy;
 
 use crate::collect::{bundle, events, rdp_probe, x224};
-use crate::load::{self, KbSource};
+use crate::kb::load::{self, KbSource};
 use crate::protocol::Server;
 use crate::session::State;
-use crate::{Engine, check};
+use crate::Engine;
+use crate::kb::check;
 
 /// The small test KB, whose files the KB target replaces one at a time.
 const MINI: &[(&str, &str)] = &[
     (
         "kb.ron",
-        include_str!("../../tests/fixtures/kb/mini/kb.ron"),
+        include_str!("../../../tests/fixtures/kb/mini/kb.ron"),
     ),
     (
         "causes.ron",
-        include_str!("../../tests/fixtures/kb/mini/causes.ron"),
+        include_str!("../../../tests/fixtures/kb/mini/causes.ron"),
     ),
     (
         "evidence.ron",
-        include_str!("../../tests/fixtures/kb/mini/evidence.ron"),
+        include_str!("../../../tests/fixtures/kb/mini/evidence.ron"),
     ),
     (
         "fixes.ron",
-        include_str!("../../tests/fixtures/kb/mini/fixes.ron"),
+        include_str!("../../../tests/fixtures/kb/mini/fixes.ron"),
     ),
     (
         "rules.ron",
-        include_str!("../../tests/fixtures/kb/mini/rules.ron"),
+        include_str!("../../../tests/fixtures/kb/mini/rules.ron"),
     ),
     (
         "collectors.ron",
-        include_str!("../../tests/fixtures/kb/mini/collectors.ron"),
+        include_str!("../../../tests/fixtures/kb/mini/collectors.ron"),
     ),
     (
         "cases/basic.ron",
-        include_str!("../../tests/fixtures/kb/mini/cases/basic.ron"),
+        include_str!("../../../tests/fixtures/kb/mini/cases/basic.ron"),
     ),
 ];
 
@@ -76,9 +77,9 @@ pub fn kb_loader(data: &[u8]) {
         if !diags.iter().any(|d| d.is_error())
             && let Ok(engine) = Engine::from_kb(kb)
         {
-            let _ = crate::cases::run_all(&engine, None);
-            let _ = crate::export::model_json(&engine);
-            let _ = crate::graph::dot(&engine);
+            let _ = crate::eval::cases::run_all(&engine, None);
+            let _ = crate::kb::export::model_json(&engine);
+            let _ = crate::kb::graph::dot(&engine);
         }
     }
 }

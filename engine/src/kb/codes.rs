@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::model::{Code, CodePair, Codes};
+use crate::kb::model::{Code, CodePair, Codes};
 
 /// Parse `0x904`, `904h`, `2308` (decimal) or `x904`.
 pub fn parse_code(text: &str) -> Result<u32, String> {

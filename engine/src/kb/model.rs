@@ -1,7 +1,7 @@
 //! The knowledge-base model: the typed form of the RON files in a KB folder.
 //!
-//! These types are plain data. They are deserialized by [`crate::load`],
-//! checked by [`crate::check`] and compiled into dense probability tables by
+//! These types are plain data. They are deserialized by [`crate::kb::load`],
+//! checked by [`crate::kb::check`] and compiled into dense probability tables by
 //! [`crate::infer::Model`]. Field documentation here is the reference for KB
 //! authors (see `docs/kb-authoring.md`).
 

@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json, json};
 
 use crate::Engine;
-use crate::model::Value;
+use crate::kb::model::Value;
 use serde::Serialize;
 
 use crate::session::{Advice, Assessment, Done, SessionError, Source, State};

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
-use crate::diag::{Diagnostic, Severity, SourceFile};
-use crate::model::*;
+use crate::kb::diag::{Diagnostic, Severity, SourceFile};
+use crate::kb::model::*;
 
 /// Largest KB file read (bytes); a larger one is refused.
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;

@@ -1,0 +1,21 @@
+//! The knowledge base: what a KB folder says and whether it is sound.
+//!
+//! A KB folder of RON files is read by [`load`] into the typed [`model`]
+//! (data only: `Cause`, `Evidence`, `Rule`, `Fix`, `Collector`, `Case`),
+//! then [`check`]ed: every problem becomes a [`diag::Diagnostic`] naming its
+//! file:line:column. [`rules`] evaluates the KB's conditions and runs its
+//! forward-chaining rules over facts. The remaining modules present a KB to
+//! the outside: [`codes`] decodes mstsc error codes, [`graph`] draws the KB
+//! and [`export`] writes the resolved model (DESIGN §9).
+//!
+//! Nothing here does probability: [`crate::infer`] compiles a checked KB
+//! into dense tables and does the math.
+
+pub mod check;
+pub mod codes;
+pub mod diag;
+pub mod export;
+pub mod graph;
+pub mod load;
+pub mod model;
+pub mod rules;
