@@ -915,7 +915,10 @@ fn sources(dir: &Path) -> String {
         .filter(|p| p.extension().is_some_and(|e| e == "rs"))
         .collect();
     files.sort();
-    files.iter().map(|p| fs::read_to_string(p).unwrap()).collect()
+    files
+        .iter()
+        .map(|p| fs::read_to_string(p).unwrap())
+        .collect()
 }
 
 #[test]

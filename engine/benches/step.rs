@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use rootcause_engine::eval::simulate::Rng;
 use rootcause_engine::infer::{gain, posterior};
 use rootcause_engine::kb::model::*;
 use rootcause_engine::session::{Source, State};
-use rootcause_engine::eval::simulate::Rng;
 use rootcause_engine::{Engine, Kb, KbSource};
 
 /// A random KB: `n` causes, `m` yes/no questions, each question with its own

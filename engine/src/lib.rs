@@ -34,8 +34,8 @@ pub mod session;
 
 use std::path::Path;
 
-pub use kb::diag::{Diagnostic, Severity};
 pub use infer::Model;
+pub use kb::diag::{Diagnostic, Severity};
 pub use kb::load::{Kb, KbSource};
 
 mod embedded {

@@ -37,7 +37,8 @@ pub fn day(offset: i64) -> (i32, u8, u8) {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    let (y, m, d) = rootcause_engine::collect::civil::civil_from_days(now.div_euclid(86_400) + offset);
+    let (y, m, d) =
+        rootcause_engine::collect::civil::civil_from_days(now.div_euclid(86_400) + offset);
     (y as i32, m as u8, d as u8)
 }
 

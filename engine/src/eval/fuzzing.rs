@@ -10,12 +10,12 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use once_cell::sync::Lazy;
 
+use crate::Engine;
 use crate::collect::{bundle, events, rdp_probe, x224};
+use crate::kb::check;
 use crate::kb::load::{self, KbSource};
 use crate::protocol::Server;
 use crate::session::State;
-use crate::Engine;
-use crate::kb::check;
 
 /// The small test KB, whose files the KB target replaces one at a time.
 const MINI: &[(&str, &str)] = &[

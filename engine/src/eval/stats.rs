@@ -11,8 +11,8 @@
 use serde::Serialize;
 
 use crate::Engine;
-use crate::infer::{entropy_bits, gain};
 use crate::eval::simulate;
+use crate::infer::{entropy_bits, gain};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PairStat {

@@ -1,0 +1,222 @@
+//! Static validation of a parsed KB: every problem at once, each located.
+//!
+//! Errors make a KB unusable (duplicate ids, unknown references, bad
+//! probabilities, cycles, unreachable questions, indistinguishable causes…);
+//! warnings point at weak spots a contributor should look at (lints).
+//!
+//! A [`Checker`] walks the KB once per family of checks and locates each
+//! problem in its source file: [`distributions`] (causes, priors, sums),
+//! [`evidence`] (values, likelihoods, `ask_if`), [`rule_set`] (conditions
+//! and actions), [`fixes`] (fixes and collectors), [`cases`] (code tables
+//! and cases), [`graph`] (cycles, unsettable evidence, indistinguishable
+//! causes) and [`lints`] (warnings).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::DiGraph;
+
+use crate::infer::OTHER;
+use crate::kb::diag::{Diagnostic, Severity, SourceFile};
+use crate::kb::load::Kb;
+use crate::kb::model::{Action, CollectorKind, Condition, Parser, Value};
+use crate::kb::rules;
+
+mod cases;
+mod distributions;
+mod evidence;
+mod fixes;
+mod graph;
+mod lints;
+mod rule_set;
+
+use cases::{check_cases, check_codes};
+use distributions::{check_causes, check_distribution};
+use evidence::{check_condition, check_evidence, known_facts};
+use fixes::{check_collectors, check_fixes};
+use graph::{check_ask_if_graph, check_distinguishable, check_settable};
+use lints::lint;
+use rule_set::check_rules;
+
+/// Tolerance for a distribution's sum.
+pub const SUM_TOLERANCE: f64 = 1e-9;
+/// Values reserved by the engine and protocol.
+pub const RESERVED_VALUES: &[&str] = &["unknown"];
+
+/// Where to report: the file, the entity id, and optionally a needle inside it.
+pub(super) struct Place<'p>(&'p str, &'p str, Option<&'p str>);
+
+pub(super) struct Checker<'a> {
+    pub(super) kb: &'a Kb,
+    pub(super) out: Vec<Diagnostic>,
+    empty: SourceFile,
+}
+
+impl<'a> Checker<'a> {
+    pub(super) fn file(&self, name: &str) -> &SourceFile {
+        self.kb.source.file(name).unwrap_or(&self.empty)
+    }
+
+    /// Report at the definition of `id` in `file`, or at `needle` inside it.
+    pub(super) fn at(
+        &mut self,
+        sev: Severity,
+        code: &'static str,
+        place: Place,
+        msg: String,
+        help: Option<String>,
+    ) {
+        let Place(file, id, needle) = place;
+        let f = self.file(file);
+        let start = f.find_id(id).unwrap_or(0);
+        let offset = match needle {
+            Some(n) => f.find_in_entity(start, n),
+            None => start,
+        };
+        let mut d = f.diag(sev, code, offset, msg);
+        d.help = help;
+        self.out.push(d);
+    }
+
+    pub(super) fn err(
+        &mut self,
+        code: &'static str,
+        file: &str,
+        id: &str,
+        needle: Option<&str>,
+        msg: String,
+    ) {
+        self.at(Severity::Error, code, Place(file, id, needle), msg, None);
+    }
+
+    pub(super) fn warn(
+        &mut self,
+        code: &'static str,
+        file: &str,
+        id: &str,
+        needle: Option<&str>,
+        msg: String,
+        help: &str,
+    ) {
+        self.at(
+            Severity::Warning,
+            code,
+            Place(file, id, needle),
+            msg,
+            Some(help.to_string()),
+        );
+    }
+}
+
+/// Check a KB; returns errors and warnings, errors first within each file.
+pub fn check(kb: &Kb) -> Vec<Diagnostic> {
+    let mut c = Checker {
+        kb,
+        out: Vec::new(),
+        empty: SourceFile::new(format!("{}/kb.ron", kb.source.root), "kb.ron", ""),
+    };
+    check_manifest(&mut c);
+    check_causes(&mut c);
+    let facts = known_facts(kb);
+    check_evidence(&mut c, &facts);
+    check_rules(&mut c, &facts);
+    check_fixes(&mut c);
+    check_collectors(&mut c);
+    check_codes(&mut c);
+    check_cases(&mut c);
+    check_ask_if_graph(&mut c);
+    check_settable(&mut c);
+    check_distinguishable(&mut c);
+    lint(&mut c);
+    let mut out = c.out;
+    out.sort_by(|a, b| {
+        (a.severity, &a.file, a.line, a.column).cmp(&(b.severity, &b.file, b.line, b.column))
+    });
+    out.dedup();
+    out
+}
+
+pub(super) fn check_manifest(c: &mut Checker) {
+    let m = &c.kb.manifest;
+    let id = m.id.clone();
+    if !(m.leak > 0.0 && m.leak < 1.0) {
+        c.err(
+            "probability",
+            "kb.ron",
+            &id,
+            Some("leak"),
+            format!("leak {} must be strictly between 0 and 1", m.leak),
+        );
+    }
+    if !(m.threshold > 0.0 && m.threshold <= 1.0) {
+        c.err(
+            "probability",
+            "kb.ron",
+            &id,
+            None,
+            format!("threshold {} must be in (0, 1]", m.threshold),
+        );
+    }
+    if !(m.min_gain_bits >= 0.0 && m.min_gain_bits.is_finite()) {
+        c.err(
+            "range",
+            "kb.ron",
+            &id,
+            None,
+            format!(
+                "min_gain_bits {} must be a non-negative number",
+                m.min_gain_bits
+            ),
+        );
+    }
+    for e in &m.checklist {
+        if c.kb.evidence(e).is_none() {
+            c.err(
+                "unknown_evidence",
+                "kb.ron",
+                &id,
+                Some(e),
+                format!("checklist names unknown evidence `{e}`"),
+            );
+        }
+    }
+    if m.max_questions == 0 {
+        c.err(
+            "range",
+            "kb.ron",
+            &id,
+            None,
+            "max_questions must be at least 1".into(),
+        );
+    }
+}
+
+/// Report duplicates among `ids` (second and later definitions).
+pub(super) fn duplicates<'b>(
+    c: &mut Checker,
+    file: &str,
+    what: &str,
+    ids: impl IntoIterator<Item = &'b str>,
+) {
+    let mut seen = HashSet::new();
+    let f = c.file(file).clone();
+    let mut from = 0;
+    for id in ids {
+        let quoted = format!("\"{id}\"");
+        // locate this occurrence: the next `"id"` after the previous entity
+        let offset = f.find_after(from, &quoted);
+        from = offset + 1;
+        if !seen.insert(id.to_string()) {
+            let mut d = f.diag(
+                Severity::Error,
+                "duplicate_id",
+                offset,
+                format!("duplicate {what} id `{id}`"),
+            );
+            d.help = Some(format!(
+                "{what} ids must be unique; rename or merge the two definitions"
+            ));
+            c.out.push(d);
+        }
+    }
+}

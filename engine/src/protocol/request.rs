@@ -1,0 +1,86 @@
+//! Request lines: parsing, typed fields, answers given as JSON.
+
+use serde_json::{Map, Value as Json};
+
+use super::{MAX_REQUEST_BYTES, ProtoError};
+use crate::Engine;
+use crate::session::{Source, State};
+
+pub(super) fn parse_request(line: &[u8]) -> Result<Map<String, Json>, ProtoError> {
+    if line.len() > MAX_REQUEST_BYTES {
+        return Err(ProtoError::new(
+            "too_large",
+            format!(
+                "request of {} bytes exceeds the limit of {MAX_REQUEST_BYTES}",
+                line.len()
+            ),
+        ));
+    }
+    let text = std::str::from_utf8(line)
+        .map_err(|e| ProtoError::new("bad_json", format!("request is not UTF-8: {e}")))?;
+    match serde_json::from_str::<Json>(text) {
+        Ok(Json::Object(m)) => Ok(m),
+        Ok(_) => Err(ProtoError::new(
+            "bad_json",
+            "a request must be a JSON object",
+        )),
+        Err(e) => Err(ProtoError::new("bad_json", format!("invalid JSON: {e}"))),
+    }
+}
+
+pub(super) fn str_field<'a>(req: &'a Map<String, Json>, name: &str) -> Result<&'a str, ProtoError> {
+    match req.get(name) {
+        Some(Json::String(s)) => Ok(s),
+        Some(_) => Err(ProtoError::new(
+            "bad_request",
+            format!("`{name}` must be a string"),
+        )),
+        None => Err(ProtoError::new(
+            "bad_request",
+            format!("the request needs `{name}`"),
+        )),
+    }
+}
+
+/// An answer: a string, or `true`/`false` for `yes`/`no`.
+pub(super) fn json_answer(v: &Json, name: &str) -> Result<String, ProtoError> {
+    match v {
+        Json::String(s) => Ok(s.clone()),
+        Json::Bool(true) => Ok("yes".into()),
+        Json::Bool(false) => Ok("no".into()),
+        Json::Null => Ok("unknown".into()),
+        _ => Err(ProtoError::new(
+            "bad_value",
+            format!("`{name}` must be a string or a boolean"),
+        )),
+    }
+}
+
+pub(super) fn value_field(req: &Map<String, Json>, name: &str) -> Result<String, ProtoError> {
+    let v = req
+        .get(name)
+        .ok_or_else(|| ProtoError::new("bad_request", format!("the request needs `{name}`")))?;
+    json_answer(v, name)
+}
+
+/// Apply `{"evidence": value, ...}` atomically: all or nothing.
+pub(super) fn apply_observations(
+    engine: &Engine,
+    state: &mut State,
+    obs: Option<&Json>,
+) -> Result<(), ProtoError> {
+    let Some(obs) = obs else { return Ok(()) };
+    let map = obs.as_object().ok_or_else(|| {
+        ProtoError::new(
+            "bad_request",
+            "`observations` must be an object of evidence: value",
+        )
+    })?;
+    let mut next = state.clone();
+    for (ev, v) in map {
+        let value = json_answer(v, ev)?;
+        next.observe(engine, ev, &value, Source::User)?;
+    }
+    *state = next;
+    Ok(())
+}

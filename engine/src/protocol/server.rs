@@ -1,0 +1,185 @@
+//! [`Server`]: one session, and each op applied to it.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value as Json, json};
+
+use super::request::{apply_observations, parse_request, str_field, value_field};
+use super::response::{Escaped, body, kb_description};
+use super::{Collect, ProtoError};
+use crate::Engine;
+use crate::session::{Source, State};
+
+/// A protocol endpoint holding one session.
+pub struct Server {
+    engine: Arc<Engine>,
+    texts: Escaped,
+    state: State,
+    collector: Option<Box<dyn Collect>>,
+}
+
+impl Server {
+    pub fn new(engine: Arc<Engine>) -> Server {
+        let state = State::new(&engine);
+        Server {
+            texts: Escaped::new(&engine),
+            engine,
+            state,
+            collector: None,
+        }
+    }
+
+    /// Allow the `collect` op, through `collector`.
+    pub fn with_collector(mut self, collector: Box<dyn Collect>) -> Server {
+        self.collector = Some(collector);
+        self
+    }
+
+    /// Handle one request line; always returns one JSON object (no newline).
+    pub fn handle_line(&mut self, line: &[u8]) -> String {
+        let (id, result) = match parse_request(line) {
+            Ok(req) => {
+                let id = req.get("id").cloned();
+                (id, self.handle(&req))
+            }
+            Err(e) => (None, Err(e)),
+        };
+        let mut out = match result {
+            Ok((external, extra)) => {
+                let state = external.as_ref().unwrap_or(&self.state);
+                let a = state.assess(&self.engine);
+                let reply = body(&self.engine, &self.texts, state, &a, &extra, id.as_ref());
+                return serde_json::to_string(&reply).unwrap_or_else(|e| {
+                    json!({"ok": false, "error": {"code": "internal", "message": e.to_string()}}).to_string()
+                });
+            }
+            Err(e) => {
+                let mut m = Map::new();
+                m.insert("ok".into(), Json::Bool(false));
+                m.insert(
+                    "error".into(),
+                    json!({"code": e.code, "message": e.message}),
+                );
+                m
+            }
+        };
+        if let Some(id) = id {
+            out.insert("id".into(), id);
+        }
+        Json::Object(out).to_string()
+    }
+
+    /// Apply a request. Returns the state it produced when the request
+    /// carried its own (the process's session is left alone), and the
+    /// op's extra fields.
+    fn handle(
+        &mut self,
+        req: &Map<String, Json>,
+    ) -> Result<(Option<State>, Map<String, Json>), ProtoError> {
+        let op = match req.get("op") {
+            Some(Json::String(s)) => s.as_str(),
+            Some(_) => return Err(ProtoError::new("bad_request", "`op` must be a string")),
+            None => return Err(ProtoError::new("bad_request", "the request has no `op`")),
+        };
+        let engine = self.engine.clone();
+        let external = match req.get("state") {
+            None | Some(Json::Null) => None,
+            Some(s) => {
+                let st: State = serde_json::from_value(s.clone()).map_err(|e| {
+                    ProtoError::new("bad_state", format!("`state` is not a session state: {e}"))
+                })?;
+                st.validate(&engine)?;
+                Some(st)
+            }
+        };
+        let mut state = external.clone().unwrap_or_else(|| self.state.clone());
+        let mut extra = Map::new();
+        match op {
+            "start" => {
+                if let Some(kb) = req.get("kb") {
+                    let name = kb
+                        .as_str()
+                        .ok_or_else(|| ProtoError::new("bad_request", "`kb` must be a string"))?;
+                    if name != engine.kb.manifest.id {
+                        return Err(ProtoError::new(
+                            "unknown_kb",
+                            format!(
+                                "this process serves KB `{}`, not `{name}`",
+                                engine.kb.manifest.id
+                            ),
+                        ));
+                    }
+                }
+                state = State::new(&engine);
+                apply_observations(&engine, &mut state, req.get("observations"))?;
+            }
+            "observe" => {
+                if req.contains_key("observations") {
+                    apply_observations(&engine, &mut state, req.get("observations"))?;
+                } else {
+                    let ev = str_field(req, "evidence")?;
+                    let value = value_field(req, "value")?;
+                    state.observe(&engine, ev, &value, Source::User)?;
+                }
+            }
+            "retract" => state.retract(&engine, str_field(req, "evidence")?)?,
+            "fix_result" => {
+                let fix = str_field(req, "fix")?;
+                let worked = req.get("worked").and_then(Json::as_bool).ok_or_else(|| {
+                    ProtoError::new("bad_request", "`worked` must be true or false")
+                })?;
+                state.fix_result(&engine, fix, worked)?;
+            }
+            "explain" => {
+                let cause = str_field(req, "cause")?;
+                let x = engine.explain_cause(&state, cause)?;
+                merge(&mut extra, &x);
+            }
+            "whynot" => {
+                let cause = str_field(req, "cause")?;
+                let x = engine.why_not(&state, cause)?;
+                merge(&mut extra, &x);
+            }
+            "why" => {
+                let ev = str_field(req, "evidence")?;
+                let x = engine.why_question(&state, ev)?;
+                merge(&mut extra, &x);
+            }
+            "state" => {}
+            "kb" => extra.extend(kb_description(&engine)),
+            "collect" => {
+                let Some(collector) = self.collector.as_mut() else {
+                    return Err(ProtoError::new(
+                        "not_allowed",
+                        "collectors are disabled; the operator can allow them with `rootcause json --allow-probe HOST,...`",
+                    ));
+                };
+                let kind = str_field(req, "collector")?;
+                let (label, facts) = collector.collect(kind, req)?;
+                let n = facts.len();
+                state.add_facts(&engine, facts, &label)?;
+                extra.insert("collected".into(), json!({"collector": label, "facts": n}));
+            }
+            other => {
+                return Err(ProtoError::new(
+                    "unknown_op",
+                    format!(
+                        "unknown op `{other}` (ops: start, observe, retract, fix_result, explain, whynot, why, state, kb, collect)"
+                    ),
+                ));
+            }
+        }
+        if external.is_none() {
+            self.state = state;
+            Ok((None, extra))
+        } else {
+            Ok((Some(state), extra))
+        }
+    }
+}
+
+fn merge<T: serde::Serialize>(into: &mut Map<String, Json>, x: &T) {
+    if let Ok(Json::Object(m)) = serde_json::to_value(x) {
+        into.extend(m);
+    }
+}

@@ -1,0 +1,226 @@
+//! What a state implies: the ranking, the next question, the fix plan, the
+//! ask-or-fix advice, and whether the diagnosis is done.
+
+use serde::Serialize;
+
+use super::update::verify_questions;
+use super::{State, UNKNOWN};
+use crate::Engine;
+use crate::infer::gain;
+use crate::infer::plan::{self, Planned};
+use crate::infer::posterior;
+use crate::kb::model::Value;
+use crate::kb::rules;
+
+/// Why the diagnosis stopped asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Done {
+    /// A fix worked and was verified.
+    Verified,
+    /// The top cause reached the threshold.
+    Threshold,
+    /// No question left gains enough.
+    NoInformativeQuestion,
+    /// The question budget is spent.
+    QuestionBudget,
+}
+
+/// The next step: ask, try a fix, or escalate, with the numbers behind it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Advice {
+    /// `ask`, `try_fix` or `escalate` (nothing left to ask or try).
+    pub step: &'static str,
+    pub fix: Option<String>,
+    /// Expected cost of repair of the current fix plan.
+    pub ecr: f64,
+    /// Expected cost of asking the next question first, then fixing.
+    pub eco: Option<f64>,
+    pub reason: String,
+}
+
+/// What the state implies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assessment {
+    /// Probability per cause, in model order (the last is `other`).
+    pub posterior: Vec<f64>,
+    /// Cause indices, most likely first.
+    pub ranking: Vec<usize>,
+    /// The findings contradict each other; the prior is shown instead.
+    pub contradiction: bool,
+    /// The best question (`None` when done or nothing is worth asking).
+    pub next: Option<gain::Scored>,
+    /// Untried fixes, best `P/C` first.
+    pub plan: Vec<Planned>,
+    pub advice: Advice,
+    pub done: Option<Done>,
+}
+
+impl State {
+    /// Evidence that may be asked now: askable, unobserved, `ask_if` holds.
+    pub fn candidates(&self, engine: &Engine) -> Vec<usize> {
+        let lookup = |name: &str| -> Option<Value> {
+            match self.value_of(name) {
+                Some(v) if v != UNKNOWN => Some(Value::Text(v.to_string())),
+                Some(_) => None,
+                None => self
+                    .derived
+                    .get(name)
+                    .or_else(|| self.facts.get(name))
+                    .cloned(),
+            }
+        };
+        engine
+            .model
+            .evidence
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.askable && self.value_of(&e.id).is_none())
+            .filter(|(_, e)| e.ask_if.as_ref().is_none_or(|c| rules::eval(c, &lookup)))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Rank, pick the next question, plan the fixes and advise.
+    pub fn assess(&self, engine: &Engine) -> Assessment {
+        let m = &engine.model;
+        let (post, contradiction) = posterior::posterior(m, &self.findings(engine));
+        let ranking = posterior::ranking(&post);
+        let tried: Vec<usize> = self
+            .fixes
+            .iter()
+            .filter_map(|r| m.fix_index(&r.fix))
+            .collect();
+        let plan = plan::plan(m, &post, &tried);
+        let ecr = plan::ecr(m, &post, &plan);
+
+        if let Some(fix) = &self.verifying {
+            let next = verify_questions(engine, fix)
+                .find(|e| !self.verify_answers.contains_key(*e))
+                .and_then(|e| m.evidence_index(e));
+            let next = next.map(|e| gain::Scored {
+                evidence: e,
+                gain: gain::expected_gain(m, &post, e),
+                cost: m.evidence[e].cost,
+                score: 0.0,
+            });
+            let advice = Advice {
+                step: "ask",
+                fix: Some(fix.clone()),
+                ecr,
+                eco: None,
+                reason: format!("`{fix}` was reported to work: confirm it before closing the case"),
+            };
+            return Assessment {
+                posterior: post,
+                ranking,
+                contradiction,
+                next,
+                plan,
+                advice,
+                done: None,
+            };
+        }
+
+        let top_p = post[ranking[0]];
+        let candidates = self.candidates(engine);
+        let best = gain::best_question(m, &post, candidates.iter().copied());
+        let done = if self.verified.is_some() {
+            Some(Done::Verified)
+        } else if top_p >= m.threshold {
+            Some(Done::Threshold)
+        } else if self.questions_answered() >= m.max_questions {
+            Some(Done::QuestionBudget)
+        } else if best.is_none_or(|b| b.gain <= m.min_gain_bits) {
+            Some(Done::NoInformativeQuestion)
+        } else {
+            None
+        };
+        let next = if done.is_some() { None } else { best };
+        let advice = advise(engine, &post, next, &plan, ecr, &tried, done);
+        Assessment {
+            posterior: post,
+            ranking,
+            contradiction,
+            next,
+            plan,
+            advice,
+            done,
+        }
+    }
+}
+
+fn advise(
+    engine: &Engine,
+    post: &[f64],
+    next: Option<gain::Scored>,
+    plan: &[Planned],
+    ecr: f64,
+    tried: &[usize],
+    done: Option<Done>,
+) -> Advice {
+    let m = &engine.model;
+    let top_fix = plan.first().map(|p| m.fixes[p.fix].id.clone());
+    if done == Some(Done::Verified) {
+        return Advice {
+            step: "escalate",
+            fix: None,
+            ecr: 0.0,
+            eco: None,
+            reason: "the problem is fixed and verified".into(),
+        };
+    }
+    match (next, top_fix) {
+        (Some(q), Some(fix)) => {
+            let eco = plan::eco(m, post, q.evidence, tried);
+            let qid = &m.evidence[q.evidence].id;
+            if eco < ecr {
+                Advice {
+                    step: "ask",
+                    fix: None,
+                    ecr,
+                    eco: Some(eco),
+                    reason: format!(
+                        "asking `{qid}` first (expected total cost {eco:.2}) is cheaper than trying fixes now ({ecr:.2})"
+                    ),
+                }
+            } else {
+                Advice {
+                    step: "try_fix",
+                    fix: Some(fix.clone()),
+                    ecr,
+                    eco: Some(eco),
+                    reason: format!(
+                        "trying `{fix}` now (expected total cost {ecr:.2}) is no dearer than asking `{qid}` first ({eco:.2})"
+                    ),
+                }
+            }
+        }
+        (None, Some(fix)) => Advice {
+            step: "try_fix",
+            fix: Some(fix.clone()),
+            ecr,
+            eco: None,
+            reason: format!(
+                "no question is worth asking; `{fix}` has the best chance of success per effort"
+            ),
+        },
+        (Some(q), None) => Advice {
+            step: "ask",
+            fix: None,
+            ecr,
+            eco: None,
+            reason: format!(
+                "no untried fix is left; `{}` may still narrow the cause",
+                m.evidence[q.evidence].id
+            ),
+        },
+        (None, None) => Advice {
+            step: "escalate",
+            fix: None,
+            ecr,
+            eco: None,
+            reason: "no question or untried fix is left: escalate with the report".into(),
+        },
+    }
+}
