@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use rootcause_engine::Engine;
+use rootcause_engine::collect::rdp_probe::x224;
 use rootcause_engine::collect::rdp_probe::{self, Report};
-use rootcause_engine::collect::x224;
 use serde_json::json;
 
 use crate::collect_cmd::{self, Inferred};

@@ -6,13 +6,24 @@
 //! and every network or process call has a timeout. The engine never runs
 //! one on its own: the CLI calls them (and, in JSON mode, only for what the
 //! operator allowed).
+//!
+//! - [`rdp_probe`]: the network probe (TCP, the X.224 negotiation codec in
+//!   [`rdp_probe::x224`], TLS and the certificate), returning a `Report`;
+//! - [`events`]: exported Windows event logs (`.evtx`, wevtutil XML,
+//!   Get-WinEvent JSON), returning an `EventLog` summary;
+//! - [`host`]: the KB's PowerShell host checks, run on Windows or parsed
+//!   from recorded output; [`bundle`]: the evidence bundle `collect.ps1`
+//!   writes on a host;
+//! - [`civil`]: calendar arithmetic for certificate and event times.
+//!
+//! Each hands back [`Collected`] facts; [`crate::session::State::add_facts`]
+//! runs the KB's rules over them.
 
 pub mod bundle;
 pub mod civil;
 pub mod events;
 pub mod host;
 pub mod rdp_probe;
-pub mod x224;
 
 use std::collections::BTreeMap;
 

@@ -11,7 +11,8 @@ use std::time::{Duration, UNIX_EPOCH};
 use once_cell::sync::Lazy;
 
 use crate::Engine;
-use crate::collect::{bundle, events, rdp_probe, x224};
+use crate::collect::rdp_probe::{self, x224};
+use crate::collect::{bundle, events};
 use crate::kb::check;
 use crate::kb::load::{self, KbSource};
 use crate::protocol::Server;
