@@ -3,19 +3,16 @@
 //! The binary is a thin shell over `rootcause-engine`: it parses arguments,
 //! reads files and terminals, and prints. It knows nothing of probability.
 
-mod atomic;
-mod collect_cmd;
-mod decode;
-mod diagnose;
-mod json_cmd;
-mod kb_cmd;
-mod probe_cmd;
-mod render;
+mod commands;
+mod shared;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+
+use commands::{collect, decode, diagnose, json, kb, probe};
+use shared::engine;
 
 #[derive(Parser)]
 #[command(
@@ -186,18 +183,18 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Diagnose(args) => diagnose::run(args),
-        Command::Json { kb, allow_probe } => match kb_cmd::load_engine(kb.kb.as_deref()) {
-            Ok(engine) => json_cmd::run(engine, &allow_probe),
+        Command::Json { kb, allow_probe } => match engine::load_engine(kb.kb.as_deref()) {
+            Ok(engine) => json::run(engine, &allow_probe),
             Err(code) => Ok(code),
         },
         Command::Kb(KbCommand::Check {
             dir,
             deny_warnings,
             json,
-        }) => Ok(kb_cmd::check_cmd(dir.as_deref(), deny_warnings, json)),
+        }) => Ok(kb::check_cmd(dir.as_deref(), deny_warnings, json)),
         Command::Kb(KbCommand::Test { dir, filter, json }) => {
-            match kb_cmd::load_engine(dir.as_deref()) {
-                Ok(engine) => Ok(kb_cmd::test_cmd(&engine, filter.as_deref(), json)),
+            match engine::load_engine(dir.as_deref()) {
+                Ok(engine) => Ok(kb::test_cmd(&engine, filter.as_deref(), json)),
                 Err(code) => Ok(code),
             }
         }
@@ -206,18 +203,18 @@ fn main() -> ExitCode {
             runs,
             pairs,
             json,
-        }) => match kb_cmd::load_engine(dir.as_deref()) {
-            Ok(engine) => kb_cmd::stats_cmd(&engine, runs, pairs, json),
+        }) => match engine::load_engine(dir.as_deref()) {
+            Ok(engine) => kb::stats_cmd(&engine, runs, pairs, json),
             Err(code) => Ok(code),
         },
-        Command::Kb(KbCommand::Graph { format, kb }) => match kb_cmd::load_engine(kb.kb.as_deref())
+        Command::Kb(KbCommand::Graph { format, kb }) => match engine::load_engine(kb.kb.as_deref())
         {
-            Ok(engine) => Ok(kb_cmd::graph_cmd(&engine, &format)),
+            Ok(engine) => Ok(kb::graph_cmd(&engine, &format)),
             Err(code) => Ok(code),
         },
         Command::Kb(KbCommand::Export { format: _, kb }) => {
-            match kb_cmd::load_engine(kb.kb.as_deref()) {
-                Ok(engine) => kb_cmd::export_cmd(&engine),
+            match engine::load_engine(kb.kb.as_deref()) {
+                Ok(engine) => kb::export_cmd(&engine),
                 Err(code) => Ok(code),
             }
         }
@@ -226,8 +223,8 @@ fn main() -> ExitCode {
             json,
             timeout,
             kb,
-        }) => match kb_cmd::load_engine(kb.kb.as_deref()) {
-            Ok(engine) => probe_cmd::run(&engine, &target, timeout, json),
+        }) => match engine::load_engine(kb.kb.as_deref()) {
+            Ok(engine) => probe::run(&engine, &target, timeout, json),
             Err(code) => Ok(code),
         },
         Command::Collect {
@@ -235,8 +232,8 @@ fn main() -> ExitCode {
             bundle,
             json,
             kb,
-        } => match kb_cmd::load_engine(kb.kb.as_deref()) {
-            Ok(engine) => collect_cmd::run(&engine, &events, bundle.as_ref(), json),
+        } => match engine::load_engine(kb.kb.as_deref()) {
+            Ok(engine) => collect::run(&engine, &events, bundle.as_ref(), json),
             Err(code) => Ok(code),
         },
         Command::Bench(BenchCommand::Simulate {
@@ -244,8 +241,8 @@ fn main() -> ExitCode {
             seed,
             json,
             kb,
-        }) => match kb_cmd::load_engine(kb.kb.as_deref()) {
-            Ok(engine) => kb_cmd::simulate_cmd(&engine, cases, seed, json),
+        }) => match engine::load_engine(kb.kb.as_deref()) {
+            Ok(engine) => kb::simulate_cmd(&engine, cases, seed, json),
             Err(code) => Ok(code),
         },
         Command::Decode {
@@ -253,7 +250,7 @@ fn main() -> ExitCode {
             extended,
             json,
             kb,
-        } => match kb_cmd::load_engine(kb.kb.as_deref()) {
+        } => match engine::load_engine(kb.kb.as_deref()) {
             Ok(engine) => {
                 decode::run(&engine, &code, extended.as_deref(), json).map(|()| ExitCode::SUCCESS)
             }

@@ -6,13 +6,13 @@
 //! applied to that state instead of the process's session, so a caller can
 //! keep the state and use any number of processes.
 //!
-//! - [`request`]: a request line parsed into fields, with the protocol's
+//! - `request`: a request line parsed into fields, with the protocol's
 //!   error codes ([`ProtoError`]);
-//! - [`server`]: [`Server`] holds one session and applies each op to it (or
+//! - `server`: [`Server`] holds one session and applies each op to it (or
 //!   to the state the request carried);
-//! - [`response`]: the response body (ranking, next question, fix plan,
+//! - `response`: the response body (ranking, next question, fix plan,
 //!   advice, state) and the KB description, with the KB's texts escaped once;
-//! - [`serve`]: bounded line reading and the request/response loop.
+//! - `serve`: bounded line reading and the request/response loop.
 
 use std::collections::BTreeMap;
 

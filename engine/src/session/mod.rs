@@ -5,13 +5,13 @@
 //! KB and never panic; [`State::assess`] derives the ranking, the next
 //! question, the fix plan and the ask-or-fix advice from it.
 //!
-//! - [`state`]: the data ([`State`], [`Observation`], [`Source`],
+//! - `state`: the data ([`State`], [`Observation`], [`Source`],
 //!   [`TraceStep`]), its validation and the canonical form of answers;
-//! - [`update`]: what changes a state (answers, retractions, fix results
+//! - `update`: what changes a state (answers, retractions, fix results
 //!   and their verification, collector facts run through the KB's rules);
-//! - [`assess`]: what a state implies ([`Assessment`]: ranking, next
+//! - `assess`: what a state implies ([`Assessment`]: ranking, next
 //!   question, fix plan, [`Advice`], [`Done`]);
-//! - [`explain`]: why this question, how this ranking, why not that cause.
+//! - `explain`: why this question, how this ranking, why not that cause.
 
 mod assess;
 mod explain;

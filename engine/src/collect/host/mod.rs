@@ -311,8 +311,9 @@ pub(crate) fn merge_facts(facts: &mut Facts, new: &Facts, from: &str, warnings: 
 
 #[cfg(test)]
 mod tests {
+    use super::parse::{is_depth_truncation, text_fact};
+    use super::process::{base64, encode_powershell};
     use super::*;
-
     #[test]
     fn base64_matches_rfc4648() {
         assert_eq!(base64(b""), "");

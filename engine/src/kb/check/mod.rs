@@ -4,12 +4,12 @@
 //! probabilities, cycles, unreachable questions, indistinguishable causes…);
 //! warnings point at weak spots a contributor should look at (lints).
 //!
-//! A [`Checker`] walks the KB once per family of checks and locates each
-//! problem in its source file: [`distributions`] (causes, priors, sums),
-//! [`evidence`] (values, likelihoods, `ask_if`), [`rule_set`] (conditions
-//! and actions), [`fixes`] (fixes and collectors), [`cases`] (code tables
-//! and cases), [`graph`] (cycles, unsettable evidence, indistinguishable
-//! causes) and [`lints`] (warnings).
+//! A `Checker` walks the KB once per family of checks and locates each
+//! problem in its source file: `distributions` (causes, priors, sums),
+//! `evidence` (values, likelihoods, `ask_if`), `rule_set` (conditions
+//! and actions), `fixes` (fixes and collectors), `cases` (code tables
+//! and cases), `graph` (cycles, unsettable evidence, indistinguishable
+//! causes) and `lints` (warnings).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 

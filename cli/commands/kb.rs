@@ -9,7 +9,7 @@ use rootcause_engine::eval::{cases, simulate, stats};
 use rootcause_engine::kb::{check, export, graph, load};
 use rootcause_engine::{Diagnostic, Engine, KbSource, embedded_source};
 
-use crate::render;
+use crate::shared::{engine, render};
 
 fn source(dir: Option<&Path>) -> Result<KbSource, Box<Diagnostic>> {
     match dir {
@@ -18,24 +18,12 @@ fn source(dir: Option<&Path>) -> Result<KbSource, Box<Diagnostic>> {
     }
 }
 
-fn print_diags(diags: &[Diagnostic], json: bool) {
-    let color = render::stderr_color();
-    for d in diags {
-        if json {
-            println!("{}", serde_json::to_string(d).unwrap_or_default());
-        } else {
-            eprint!("{}", render::diagnostic(d, color));
-            eprintln!();
-        }
-    }
-}
-
 /// `kb check`: exit 0 when valid, 1 when not; every problem is listed.
 pub fn check_cmd(dir: Option<&Path>, deny_warnings: bool, json: bool) -> ExitCode {
     let src = match source(dir) {
         Ok(s) => s,
         Err(d) => {
-            print_diags(std::slice::from_ref(&d), json);
+            engine::print_diags(std::slice::from_ref(&d), json);
             if !json {
                 println!("{}: invalid: 1 error(s), 0 warning(s)", d.file);
             }
@@ -47,7 +35,7 @@ pub fn check_cmd(dir: Option<&Path>, deny_warnings: bool, json: bool) -> ExitCod
         Ok(kb) => (check::check(&kb), Some(kb)),
         Err(diags) => (diags, None),
     };
-    print_diags(&diags, json);
+    engine::print_diags(&diags, json);
     let errors = diags.iter().filter(|d| d.is_error()).count();
     let warnings = diags.len() - errors;
     let failed = errors > 0 || (deny_warnings && warnings > 0);
@@ -71,18 +59,6 @@ pub fn check_cmd(dir: Option<&Path>, deny_warnings: bool, json: bool) -> ExitCod
     } else {
         ExitCode::SUCCESS
     }
-}
-
-pub fn load_engine(dir: Option<&Path>) -> Result<Engine, ExitCode> {
-    let loaded = match dir {
-        Some(d) => Engine::from_dir(d),
-        None => Engine::embedded(),
-    };
-    loaded.map_err(|diags| {
-        print_diags(&diags, false);
-        eprintln!("the knowledge base is invalid; `rootcause kb check` lists every problem");
-        ExitCode::from(1)
-    })
 }
 
 /// `kb export --format json`.

@@ -1,16 +1,13 @@
-//! `rootcause probe rdp HOST[:PORT]`: the network probe and the evidence
-//! the KB's rules draw from it.
+//! The probe's configuration from command-line values and its human
+//! output: used by `probe rdp` and `diagnose --probe`.
 
-use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
-use rootcause_engine::Engine;
 use rootcause_engine::collect::rdp_probe::x224;
 use rootcause_engine::collect::rdp_probe::{self, Report};
-use serde_json::json;
 
-use crate::collect_cmd::{self, Inferred};
+use crate::shared::evidence::{self, Inferred};
 
 /// Parse the target and timeout into a probe configuration.
 pub fn config(target: &str, timeout_secs: f64) -> Result<rdp_probe::Config> {
@@ -134,26 +131,5 @@ pub fn print_human(report: &Report, evidence: &[Inferred]) {
             None => println!("  Latency: all {} connects failed", l.attempts),
         }
     }
-    collect_cmd::print_evidence(evidence);
-}
-
-/// `probe rdp`.
-pub fn run(engine: &Engine, target: &str, timeout_secs: f64, json: bool) -> Result<ExitCode> {
-    let cfg = config(target, timeout_secs)?;
-    let (report, collected) = rdp_probe::collect(&cfg);
-    let evidence = collect_cmd::evidence(engine, std::slice::from_ref(&collected))?;
-    if json {
-        let (ev, why) = collect_cmd::evidence_json(&evidence);
-        let out = json!({
-            "target": report.target,
-            "facts": report.facts,
-            "evidence": ev,
-            "provenance": why,
-            "report": report,
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-    } else {
-        print_human(&report, &evidence);
-    }
-    Ok(ExitCode::SUCCESS)
+    evidence::print_evidence(evidence);
 }

@@ -6,81 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use rootcause_engine::Engine;
-use rootcause_engine::collect::{Collected, bundle, events};
-use rootcause_engine::session::{Source, State};
-use serde_json::{Map, Value, json};
+use rootcause_engine::collect::events;
+use serde_json::json;
 
-/// Read every source; fails on the first unreadable one.
-pub fn gather(
-    engine: &Engine,
-    event_files: &[PathBuf],
-    bundle_file: Option<&PathBuf>,
-) -> Result<(Vec<Collected>, Vec<events::EventLog>)> {
-    let mut out = Vec::new();
-    let mut logs = Vec::new();
-    for f in event_files {
-        logs.push(events::read_file(f)?);
-    }
-    if !logs.is_empty() {
-        out.push(events::facts(&logs));
-    }
-    if let Some(b) = bundle_file {
-        out.push(bundle::read_bundle(engine, b)?);
-    }
-    Ok((out, logs))
-}
-
-/// The state after adding every collected source, in order.
-pub fn state_with(engine: &Engine, collected: &[Collected]) -> Result<State> {
-    let mut state = State::new(engine);
-    for c in collected {
-        state.add_facts(engine, c.facts.clone(), &c.label)?;
-    }
-    Ok(state)
-}
-
-/// An evidence value a rule set from collected facts: (evidence, value, provenance).
-pub type Inferred = (String, String, String);
-
-/// The evidence the KB's rules set in `state`.
-pub fn inferred(state: &State) -> Vec<Inferred> {
-    state
-        .observations
-        .iter()
-        .filter(|o| matches!(o.source, Source::Rule { .. }))
-        .map(|o| (o.evidence.clone(), o.value.clone(), o.source.to_string()))
-        .collect()
-}
-
-/// The evidence collected facts imply under the KB's rules.
-pub fn evidence(engine: &Engine, collected: &[Collected]) -> Result<Vec<Inferred>> {
-    Ok(inferred(&state_with(engine, collected)?))
-}
-
-/// `evidence` and `provenance` objects keyed by evidence id, for `--json`.
-pub fn evidence_json(evidence: &[Inferred]) -> (Map<String, Value>, Map<String, Value>) {
-    let values = evidence
-        .iter()
-        .map(|(e, v, _)| (e.clone(), json!(v)))
-        .collect();
-    let sources = evidence
-        .iter()
-        .map(|(e, _, s)| (e.clone(), json!(s)))
-        .collect();
-    (values, sources)
-}
-
-/// The human form of the same.
-pub fn print_evidence(evidence: &[Inferred]) {
-    if evidence.is_empty() {
-        println!("Evidence: none (no rule of the KB applies)");
-    } else {
-        println!("Evidence:");
-        for (e, v, src) in evidence {
-            println!("  {e} = {v}    [{src}]");
-        }
-    }
-}
+use crate::shared::evidence;
 
 pub fn run(
     engine: &Engine,
@@ -91,11 +20,11 @@ pub fn run(
     if event_files.is_empty() && bundle_file.is_none() {
         bail!("nothing to collect: give --events FILE... or --bundle FILE");
     }
-    let (collected, logs) = gather(engine, event_files, bundle_file)?;
-    let state = state_with(engine, &collected)?;
-    let evidence = inferred(&state);
+    let (collected, logs) = evidence::gather(engine, event_files, bundle_file)?;
+    let state = evidence::state_with(engine, &collected)?;
+    let evidence = evidence::inferred(&state);
     if json {
-        let (ev, why) = evidence_json(&evidence);
+        let (ev, why) = evidence::evidence_json(&evidence);
         let out = json!({
             "sources": collected,
             "events": logs,
@@ -116,7 +45,7 @@ pub fn run(
             println!("  warning: {w}");
         }
     }
-    print_evidence(&evidence);
+    evidence::print_evidence(&evidence);
     for c in &state.conflicts {
         println!(
             "  conflict on {}: {} says {}, {} says {} (kept {})",

@@ -1,0 +1,118 @@
+//! What the REPL reads and writes: the probe, event logs and bundles, saved sessions.
+
+use super::*;
+
+impl Repl<'_> {
+    /// Run the RDP probe and add what it found.
+    pub(super) fn probe(&mut self, target: &str, timeout: f64) -> Result<()> {
+        let cfg = probe_view::config(target, timeout)?;
+        println!("Probing {target} ...");
+        let (report, collected) = rootcause_engine::collect::rdp_probe::collect(&cfg);
+        let evidence = evidence::evidence(self.engine, std::slice::from_ref(&collected))?;
+        probe_view::print_human(&report, &evidence);
+        println!();
+        let label = collected.label.clone();
+        self.apply(|s, e| s.add_facts(e, collected.facts, &label).map_err(Into::into))?;
+        self.shown = None;
+        Ok(())
+    }
+
+    /// Read event logs and/or a bundle and add what they say.
+    pub(super) fn read_files(
+        &mut self,
+        events: &[PathBuf],
+        bundle: Option<&PathBuf>,
+    ) -> Result<()> {
+        let (collected, _) = evidence::gather(self.engine, events, bundle)?;
+        for c in collected {
+            println!("Read {}: {} facts", c.label, c.facts.len());
+            for w in &c.warnings {
+                println!("  warning: {w}");
+            }
+            let before: Vec<String> = self
+                .state
+                .observations
+                .iter()
+                .map(|o| o.evidence.clone())
+                .collect();
+            let label = c.label.clone();
+            self.apply(|s, e| s.add_facts(e, c.facts, &label).map_err(Into::into))?;
+            for o in self
+                .state
+                .observations
+                .iter()
+                .filter(|o| !before.contains(&o.evidence))
+            {
+                println!("  {} = {}    [{}]", o.evidence, o.value, o.source);
+            }
+        }
+        self.shown = None;
+        Ok(())
+    }
+
+    pub(super) fn save(&self, path: &Path) -> Result<()> {
+        let file = SessionFile {
+            format: SESSION_FORMAT.into(),
+            version: 1,
+            state: serde_json::to_value(&self.state)?,
+        };
+        let text = serde_json::to_string_pretty(&file)? + "\n";
+        atomic::write(path, text.as_bytes()).with_context(|| format!("saving {}", path.display()))
+    }
+
+    /// Load a saved session; what no longer fits the KB is dropped and
+    /// reported.
+    pub(super) fn load(&mut self, path: &Path) -> Result<Vec<String>> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let file: SessionFile = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a saved session", path.display()))?;
+        if file.format != SESSION_FORMAT {
+            bail!(
+                "{} is not a rootcause session (format `{}`)",
+                path.display(),
+                file.format
+            );
+        }
+        let saved: State = serde_json::from_value(file.state)
+            .with_context(|| format!("{} holds a damaged session state", path.display()))?;
+        let engine = self.engine;
+        if saved.kb != engine.kb.manifest.id {
+            bail!(
+                "{} belongs to KB `{}`, not `{}`",
+                path.display(),
+                saved.kb,
+                engine.kb.manifest.id
+            );
+        }
+        let mut notes = Vec::new();
+        if saved.kb_version != engine.kb.manifest.version {
+            notes.push(format!(
+                "saved with KB version {}, this is {}",
+                saved.kb_version, engine.kb.manifest.version
+            ));
+        }
+        let mut state = State::new(engine);
+        for o in &saved.observations {
+            let result = match &o.source {
+                Source::Rule { .. } => Ok(()), // re-derived from the facts below
+                s => state.observe(engine, &o.evidence, &o.value, s.clone()),
+            };
+            if let Err(e) = result {
+                notes.push(format!("dropped answer {} = {}: {e}", o.evidence, o.value));
+            }
+        }
+        if !saved.facts.is_empty() {
+            state.add_facts(engine, saved.facts.clone(), "saved facts")?;
+        }
+        for r in &saved.fixes {
+            if let Err(e) = state.fix_result(engine, &r.fix, r.worked) {
+                notes.push(format!("dropped fix result {}: {e}", r.fix));
+            }
+        }
+        self.undo.push(std::mem::replace(&mut self.state, state));
+        self.shown = None;
+        self.concluded = false;
+        Ok(notes)
+    }
+}

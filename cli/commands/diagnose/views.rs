@@ -1,0 +1,169 @@
+//! What the REPL shows: the header, a question, the ranking, the advice, the conclusion and the fix plan.
+
+use super::*;
+
+impl Repl<'_> {
+    pub(super) fn paint(&self, code: &str, s: &str) -> String {
+        render::paint(self.color, code, s)
+    }
+
+    pub(super) fn header(&self) {
+        let kb = &self.engine.kb;
+        let questions = kb.evidence.iter().filter(|e| e.question.is_some()).count();
+        println!(
+            "{} {} ({} {}: {} causes, {} questions, {} fixes)",
+            self.paint("1", "rootcause:"),
+            kb.manifest.title,
+            kb.manifest.id,
+            kb.manifest.version,
+            kb.causes.len(),
+            questions,
+            kb.fixes.len()
+        );
+        if !kb.manifest.problem.is_empty() {
+            println!("Problem: {}", kb.manifest.problem);
+        }
+        println!(
+            "Answer with the number of a choice, ? if you don't know, :help for commands, :quit to leave.\n"
+        );
+    }
+
+    pub(super) fn show_question(&self, e: usize, gain: f64, cost: f64) {
+        let ev = &self.engine.kb.evidence[e];
+        let label = match &self.state.verifying {
+            Some(_) => format!("Check {}.", self.state.verify_answers.len() + 1),
+            None => format!("Q{}.", self.state.questions_answered() + 1),
+        };
+        let text = ev
+            .question
+            .as_ref()
+            .map_or(ev.title.as_str(), |q| q.text.as_str());
+        println!("{} {text}", self.paint("1;36", &label));
+        println!(
+            "    [{} | cost {cost} | expected gain {gain:.2} bits]",
+            ev.id
+        );
+        for (i, v) in ev.values.iter().enumerate() {
+            let label = ev
+                .question
+                .as_ref()
+                .and_then(|q| q.labels.get(v))
+                .map_or(v.as_str(), String::as_str);
+            println!("  {}) {label}", i + 1);
+        }
+        println!("  ?) I don't know");
+        if let Some(help) = ev.question.as_ref().and_then(|q| q.help.as_ref()) {
+            println!("  How to check: {help}");
+        }
+    }
+
+    pub(super) fn show_ranking(&self, a: &Assessment, n: usize) {
+        let m = &self.engine.model;
+        println!("\nMost likely causes:");
+        for &c in a.ranking.iter().take(n) {
+            let id = &m.causes[c];
+            let title = self
+                .engine
+                .kb
+                .cause(id)
+                .map_or("None of the known causes", |x| &x.title);
+            let p = a.posterior[c];
+            if self.color {
+                println!(
+                    "  {:>5.1}%  {}  {title} [{id}]",
+                    p * 100.0,
+                    render::bar(p, 20, true)
+                );
+            } else {
+                println!("  {:>5.1}%  {title} [{id}]", p * 100.0);
+            }
+        }
+        if a.contradiction {
+            println!(
+                "  (the answers contradict each other; showing the prior: check them with :back or :observe)"
+            );
+        }
+        for c in &self.state.conflicts {
+            println!(
+                "  (rule conflict on {}: {} says {}, {} says {}; kept {})",
+                c.target, c.kept.0, c.kept.1, c.rejected.0, c.rejected.1, c.kept.1
+            );
+        }
+    }
+
+    pub(super) fn show_advice(&self, a: &Assessment) {
+        let a = &a.advice;
+        println!("{} {}\n", self.paint("1;33", "Advice:"), a.reason);
+    }
+
+    pub(super) fn conclude(&self, a: &Assessment) {
+        let m = &self.engine.model;
+        let top = a.ranking[0];
+        let id = &m.causes[top];
+        let title = self
+            .engine
+            .kb
+            .cause(id)
+            .map_or("None of the known causes", |x| &x.title);
+        let why = match a.done {
+            Some(Done::Verified) => "a fix worked and was verified",
+            Some(Done::Threshold) => "the top cause reached the confidence threshold",
+            Some(Done::NoInformativeQuestion) => {
+                "no remaining question would change the ranking much"
+            }
+            Some(Done::QuestionBudget) => "the question budget is spent",
+            None => "nothing left to ask",
+        };
+        println!("{}", self.paint("1", "=== Conclusion ==="));
+        println!(
+            "Most likely: {title} [{id}], {:.1}% ({why}).",
+            a.posterior[top] * 100.0
+        );
+        if let Some(f) = &self.state.verified {
+            println!("Fixed by {f}, verified. Use :report md for the ticket.\n");
+            return;
+        }
+        self.show_plan(a, 3);
+        println!(
+            "Report each fix with :tried FIX worked|failed; :fixes shows the whole plan, :explain the reasoning.\n"
+        );
+    }
+
+    pub(super) fn show_plan(&self, a: &Assessment, n: usize) {
+        if a.plan.is_empty() {
+            println!("No untried fix is left: escalate with :report md.");
+            return;
+        }
+        println!("Fix plan, best chance of success per effort first:");
+        for (i, p) in a.plan.iter().take(n).enumerate() {
+            let f = &self.engine.kb.fixes[p.fix];
+            println!(
+                "{} {} [{}]: chance {:.0}%, effort {}",
+                self.paint("1", &format!("{:>2}.", i + 1)),
+                f.title,
+                f.id,
+                p.p_works * 100.0,
+                f.cost
+            );
+            if let Some(risk) = &f.risk {
+                println!("    {} {risk}", self.paint("1;31", "Risk:"));
+            }
+            for (k, step) in f.steps.iter().enumerate() {
+                println!("    {}. {}", k + 1, step.text);
+                for c in &step.commands {
+                    for (j, line) in c.text().lines().enumerate() {
+                        let tag = if j == 0 {
+                            format!("{}>", c.kind())
+                        } else {
+                            " ".repeat(c.kind().len() + 1)
+                        };
+                        println!("         {} {line}", self.paint("2", &tag));
+                    }
+                }
+            }
+            if let Some(v) = &f.verify {
+                println!("    Verify: {}", v.text);
+            }
+        }
+    }
+}
