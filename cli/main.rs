@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use commands::{collect, decode, diagnose, json, kb, probe};
+use commands::{bench, collect, decode, diagnose, json, kb, probe};
 use shared::engine;
 
 #[derive(Parser)]
@@ -102,6 +102,26 @@ enum ProbeCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Steps to a working fix for users who follow the advice: the KB's cases and simulated users
+    FixSteps {
+        /// Number of simulated users
+        #[arg(long, default_value_t = 5_000)]
+        cases: usize,
+        /// Runs per KB case (whether a fix works is drawn)
+        #[arg(long, default_value_t = 20)]
+        repeats: usize,
+        /// Only KB cases whose name contains this (e.g. `report_` for the real reports)
+        #[arg(long)]
+        filter: Option<String>,
+        /// Random seed (same seed, same runs)
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        kb: KbArg,
+    },
     /// Simulate diagnoses: the engine against a fixed checklist and the entropy bound
     Simulate {
         /// Number of simulated cases
@@ -236,13 +256,26 @@ fn main() -> ExitCode {
             Ok(engine) => collect::run(&engine, &events, bundle.as_ref(), json),
             Err(code) => Ok(code),
         },
+        Command::Bench(BenchCommand::FixSteps {
+            cases,
+            repeats,
+            filter,
+            seed,
+            json,
+            kb,
+        }) => match engine::load_engine(kb.kb.as_deref()) {
+            Ok(engine) => {
+                bench::fix_steps_cmd(&engine, cases, repeats, filter.as_deref(), seed, json)
+            }
+            Err(code) => Ok(code),
+        },
         Command::Bench(BenchCommand::Simulate {
             cases,
             seed,
             json,
             kb,
         }) => match engine::load_engine(kb.kb.as_deref()) {
-            Ok(engine) => kb::simulate_cmd(&engine, cases, seed, json),
+            Ok(engine) => bench::simulate_cmd(&engine, cases, seed, json),
             Err(code) => Ok(code),
         },
         Command::Decode {

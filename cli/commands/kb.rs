@@ -1,11 +1,11 @@
-//! `rootcause kb check|test|stats|graph|export` and `bench simulate`: tools for KB
+//! `rootcause kb check|test|stats|graph|export`: tools for KB
 //! contributors.
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use rootcause_engine::eval::{cases, simulate, stats};
+use rootcause_engine::eval::{cases, stats};
 use rootcause_engine::kb::{check, export, graph, load};
 use rootcause_engine::{Diagnostic, Engine, KbSource, embedded_source};
 
@@ -121,39 +121,6 @@ pub fn test_cmd(engine: &Engine, filter: Option<&str>, json: bool) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
-}
-
-/// `bench simulate`: the efficiency table.
-pub fn simulate_cmd(engine: &Engine, cases: usize, seed: u64, json: bool) -> Result<ExitCode> {
-    let r = simulate::simulate(engine, cases, seed);
-    if json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    println!(
-        "{} simulated cases of {} (seed {}). Entropy of the prior: {:.2} bits, the lower bound on the mean number of yes/no questions.\n",
-        r.cases, r.kb, r.seed, r.prior_entropy_bits
-    );
-    println!("| policy | mean questions | top-1 | top-3 | mean cost to fix | fixed |");
-    println!("|---|---|---|---|---|---|");
-    for p in &r.policies {
-        let diag = p.mean_cost == 0.0 && p.resolved == 0.0;
-        let pct = |x: f64| format!("{:.1}%", x * 100.0);
-        println!(
-            "| {} | {:.2} | {} | {} | {} | {} |",
-            p.policy,
-            p.mean_questions,
-            if diag { pct(p.top1) } else { "-".into() },
-            if diag { pct(p.top3) } else { "-".into() },
-            if diag {
-                "-".into()
-            } else {
-                format!("{:.2}", p.mean_cost)
-            },
-            if diag { "-".into() } else { pct(p.resolved) },
-        );
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `kb stats`: separability of causes, value of each question, questions per cause.

@@ -1,6 +1,7 @@
 //! One module per subcommand; each holds that command only and shares
 //! helpers through [`crate::shared`].
 
+pub mod bench;
 pub mod collect;
 pub mod decode;
 pub mod diagnose;

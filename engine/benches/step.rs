@@ -36,6 +36,8 @@ pub fn synthetic(n: usize, m: usize, per_evidence: usize, seed: u64) -> Engine {
                 text: format!("question {j}?"),
                 labels: BTreeMap::from([("yes".into(), "yes".into()), ("no".into(), "no".into())]),
                 help: None,
+                answerability: 0.9,
+                access: None,
             }),
             cost: 1.0 + (j % 5) as f64,
             ask_if: None,
@@ -71,6 +73,10 @@ pub fn synthetic(n: usize, m: usize, per_evidence: usize, seed: u64) -> Engine {
                 .collect(),
             cost: 1.0 + (k % 7) as f64,
             risk: None,
+            lowers_security: false,
+            needs_reboot: false,
+            needs_downtime: false,
+            revert: None,
             verify: Some(Verify {
                 text: "check".into(),
                 expect: BTreeMap::new(),
@@ -91,6 +97,8 @@ pub fn synthetic(n: usize, m: usize, per_evidence: usize, seed: u64) -> Engine {
             max_questions: 1000,
             sources: BTreeMap::new(),
             checklist: vec![],
+            risk_costs: RiskCosts::default(),
+            unknown_decay: 0.3,
         },
         causes,
         evidence,
@@ -149,7 +157,11 @@ fn bench(c: &mut Criterion) {
                 f.observed.push((5, 0));
                 let (post, _) = posterior::posterior(model, &f);
                 let ranking = posterior::ranking(&post);
-                let best = gain::best_question(model, &post, 6..model.evidence.len());
+                let best = gain::best_question(
+                    model,
+                    &post,
+                    (6..model.evidence.len()).map(|e| gain::Candidate::of(model, e)),
+                );
                 black_box((ranking[0], best))
             })
         });

@@ -99,6 +99,7 @@ fn build(
             FixModel {
                 id: format!("f{i}"),
                 cost: *cost as f64,
+                risk_cost: 0.0,
                 success,
             }
         })
@@ -397,7 +398,8 @@ proptest! {
         let candidates: Vec<usize> = (0..model.evidence.len())
             .filter(|&e| mask & (1 << e) != 0 || e == 0)
             .collect();
-        let best = gain::best_question(&model, &post, candidates.iter().copied());
+        let cands = || candidates.iter().map(|&e| gain::Candidate::of(&model, e));
+        let best = gain::best_question(&model, &post, cands());
         let best = best.expect("a non-empty candidate set has a best question");
         check_choice(&model, &post, &candidates, best)?;
         // The duplicate of e0 never wins over e0.
@@ -405,7 +407,7 @@ proptest! {
             prop_assert_ne!(best.evidence, model.evidence.len() - 1);
         }
         // rank_questions agrees with best_question.
-        let ranked = gain::rank_questions(&model, &post, candidates.iter().copied());
+        let ranked = gain::rank_questions(&model, &post, cands());
         prop_assert_eq!(ranked.len(), candidates.len());
         prop_assert_eq!(ranked[0], best);
         prop_assert!(gain::best_question(&model, &post, std::iter::empty()).is_none());
@@ -492,7 +494,7 @@ proptest! {
                 let order: Vec<usize> = direct_plan(&model, &after, &tried).iter().map(|x| x.0).collect();
                 eco += pv * direct_ecr(&model, &after, &order);
             }
-            let got = plan::eco(&model, &post, e, &tried);
+            let got = plan::eco(&model, &post, e, &tried, 1.0);
             prop_assert!((got - eco).abs() <= 1e-9, "eco {} vs {}", got, eco);
         }
     }

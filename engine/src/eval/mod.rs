@@ -8,6 +8,7 @@
 //! Each takes an [`crate::Engine`] and returns plain data; the CLI prints it.
 
 pub mod cases;
+pub mod fix_steps;
 pub mod fuzzing;
 pub mod simulate;
 pub mod stats;

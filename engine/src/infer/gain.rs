@@ -73,21 +73,43 @@ pub fn expected_gain_direct(model: &Model, post: &[f64], evidence: usize) -> f64
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scored {
     pub evidence: usize,
+    /// Expected gain (bits) if the question is answered.
     pub gain: f64,
     pub cost: f64,
-    /// `gain / cost`.
+    /// The chance it gets an answer other than `unknown`.
+    pub answerability: f64,
+    /// `gain · answerability / cost`: an `unknown` answer gains nothing.
     pub score: f64,
 }
 
-/// One candidate's gain, cost and gain per cost.
-fn score(model: &Model, post: &[f64], total: f64, evidence: usize) -> Scored {
-    let gain = gain_with_total(model, post, total, evidence);
-    let cost = model.evidence[evidence].cost.max(f64::MIN_POSITIVE);
+/// A question that may be asked now, and the chance it gets an answer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candidate {
+    pub evidence: usize,
+    pub answerability: f64,
+}
+
+impl Candidate {
+    /// A candidate with the KB's answerability for it.
+    pub fn of(model: &Model, evidence: usize) -> Candidate {
+        Candidate {
+            evidence,
+            answerability: model.evidence[evidence].answerability,
+        }
+    }
+}
+
+/// One candidate's gain, cost and expected gain per cost.
+fn score(model: &Model, post: &[f64], total: f64, c: Candidate) -> Scored {
+    let gain = gain_with_total(model, post, total, c.evidence);
+    let cost = model.evidence[c.evidence].cost.max(f64::MIN_POSITIVE);
+    let answerability = c.answerability.clamp(0.0, 1.0);
     Scored {
-        evidence,
+        evidence: c.evidence,
         gain,
         cost,
-        score: gain / cost,
+        answerability,
+        score: gain * answerability / cost,
     }
 }
 
@@ -95,12 +117,12 @@ fn score(model: &Model, post: &[f64], total: f64, evidence: usize) -> Scored {
 pub fn rank_questions(
     model: &Model,
     post: &[f64],
-    candidates: impl IntoIterator<Item = usize>,
+    candidates: impl IntoIterator<Item = Candidate>,
 ) -> Vec<Scored> {
     let total: f64 = post.iter().sum();
     let mut scored: Vec<Scored> = candidates
         .into_iter()
-        .map(|e| score(model, post, total, e))
+        .map(|c| score(model, post, total, c))
         .collect();
     scored.sort_by(|a, b| {
         b.score
@@ -110,16 +132,16 @@ pub fn rank_questions(
     scored
 }
 
-/// The best candidate by gain / cost (ties: KB order), without sorting.
+/// The best candidate by expected gain per cost (ties: KB order), without sorting.
 pub fn best_question(
     model: &Model,
     post: &[f64],
-    candidates: impl IntoIterator<Item = usize>,
+    candidates: impl IntoIterator<Item = Candidate>,
 ) -> Option<Scored> {
     let total: f64 = post.iter().sum();
     let mut best: Option<Scored> = None;
-    for e in candidates {
-        let s = score(model, post, total, e);
+    for c in candidates {
+        let s = score(model, post, total, c);
         if best.is_none_or(|b| s.score > b.score || (s.score == b.score && s.evidence < b.evidence))
         {
             best = Some(s);

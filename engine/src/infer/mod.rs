@@ -37,6 +37,10 @@ pub struct EvidenceModel {
     /// Causes whose row differs from the leak's (the last row): the others
     /// share it, so sums over causes need only visit these (see `gain`).
     pub special: Vec<usize>,
+    /// The chance a user can answer the question (1 for collected evidence).
+    pub answerability: f64,
+    /// What answering needs (see the KB model's `Question::access`).
+    pub access: Option<String>,
 }
 
 impl EvidenceModel {
@@ -55,7 +59,11 @@ impl EvidenceModel {
 #[derive(Debug, Clone)]
 pub struct FixModel {
     pub id: String,
+    /// The effort plus what its risks add ([`FixModel::risk_cost`]): the
+    /// cost the plan orders by.
     pub cost: f64,
+    /// What the fix's risks (lowering security, a reboot, downtime) add.
+    pub risk_cost: f64,
     /// Success probability per cause (0 for causes it does not resolve and for `other`).
     pub success: Vec<f64>,
 }
@@ -72,6 +80,9 @@ pub struct Model {
     pub threshold: f64,
     pub min_gain_bits: f64,
     pub max_questions: usize,
+    /// Factor applied to a question's answerability per `unknown` answer
+    /// among the questions needing the same access (1 = none).
+    pub unknown_decay: f64,
     cause_index: HashMap<String, usize>,
     evidence_index: HashMap<String, usize>,
     fix_index: HashMap<String, usize>,
@@ -118,29 +129,47 @@ impl Model {
                         lik[c * k + v] = dist.get(value).copied().unwrap_or(0.0).max(0.0);
                     }
                 }
-                EvidenceModel::from_table(
+                let mut em = EvidenceModel::from_table(
                     e.id.clone(),
                     e.values.clone(),
                     e.cost,
                     e.question.is_some(),
                     e.ask_if.clone(),
                     lik,
-                )
+                );
+                if let Some(q) = &e.question {
+                    em.answerability = q.answerability.clamp(0.0, 1.0);
+                    em.access = q.access.clone();
+                }
+                em
             })
             .collect();
         let fixes = kb
             .fixes
             .iter()
-            .map(|f| FixModel {
-                id: f.id.clone(),
-                cost: f.cost,
-                success: causes
-                    .iter()
-                    .map(|c| f.resolves.get(c).copied().unwrap_or(0.0).clamp(0.0, 1.0))
-                    .collect(),
+            .map(|f| {
+                let r = &kb.manifest.risk_costs;
+                let risk_cost = [
+                    (f.lowers_security, r.lowers_security),
+                    (f.needs_reboot, r.needs_reboot),
+                    (f.needs_downtime, r.needs_downtime),
+                ]
+                .iter()
+                .filter(|(flag, _)| *flag)
+                .map(|(_, c)| c.max(0.0))
+                .sum::<f64>();
+                FixModel {
+                    id: f.id.clone(),
+                    cost: f.cost + risk_cost,
+                    risk_cost,
+                    success: causes
+                        .iter()
+                        .map(|c| f.resolves.get(c).copied().unwrap_or(0.0).clamp(0.0, 1.0))
+                        .collect(),
+                }
             })
             .collect();
-        Model::from_parts(
+        let mut model = Model::from_parts(
             causes,
             prior,
             evidence,
@@ -148,7 +177,9 @@ impl Model {
             kb.manifest.threshold,
             kb.manifest.min_gain_bits,
             kb.manifest.max_questions,
-        )
+        );
+        model.unknown_decay = kb.manifest.unknown_decay.clamp(0.0, 1.0);
+        model
     }
 
     /// Assemble a model from tables (priors must sum to 1; the last cause is the leak).
@@ -186,6 +217,7 @@ impl Model {
             threshold,
             min_gain_bits,
             max_questions,
+            unknown_decay: 1.0,
             cause_index,
             evidence_index,
             fix_index,
@@ -237,6 +269,8 @@ impl EvidenceModel {
             log_lik,
             cond_entropy,
             special,
+            answerability: 1.0,
+            access: None,
         }
     }
 }

@@ -5,7 +5,9 @@
 //! troubleshooting with independent actions). The plan's expected cost of
 //! repair is `ECR = Σ_k cost(f_k) · P(f_1 … f_{k-1} all failed)`, and a
 //! question's expected cost of observation is
-//! `ECO(q) = cost(q) + Σ_v P(v) · ECR(plan after q = v)`.
+//! `ECO(q) = cost(q) + a · Σ_v P(v) · ECR(plan after q = v) + (1 − a) · ECR`,
+//! with `a` the chance the question gets an answer (an `unknown` leaves
+//! the plan as it is).
 
 use super::{Model, gain, posterior};
 
@@ -55,16 +57,27 @@ pub fn ecr(model: &Model, post: &[f64], plan: &[Planned]) -> f64 {
     total
 }
 
-/// Expected cost of asking `evidence` first, then following the best plan.
-pub fn eco(model: &Model, post: &[f64], evidence: usize, tried: &[usize]) -> f64 {
+/// Expected cost of asking `evidence` first, then following the best plan;
+/// with probability `1 − answerability` the answer is `unknown`.
+pub fn eco(
+    model: &Model,
+    post: &[f64],
+    evidence: usize,
+    tried: &[usize],
+    answerability: f64,
+) -> f64 {
+    let a = answerability.clamp(0.0, 1.0);
     let pv = gain::predictive(model, post, evidence);
     let mut total = model.evidence[evidence].cost;
+    if a < 1.0 {
+        total += (1.0 - a) * ecr(model, post, &plan(model, post, tried));
+    }
     for (v, &p) in pv.iter().enumerate() {
         if p <= 0.0 {
             continue;
         }
         let after = posterior::update(model, post, evidence, v);
-        total += p * ecr(model, &after, &plan(model, &after, tried));
+        total += a * p * ecr(model, &after, &plan(model, &after, tried));
     }
     total
 }

@@ -41,6 +41,51 @@ pub struct Manifest {
     /// its steps): the baseline `bench simulate` compares the engine with.
     #[serde(default)]
     pub checklist: Vec<String>,
+    /// What a fix's risks add to its cost when fixes are ordered: a test
+    /// that lowers security is advised only when the evidence points at its
+    /// cause.
+    #[serde(default)]
+    pub risk_costs: RiskCosts,
+    /// Each `unknown` answer multiplies the answerability of the questions
+    /// that need the same access (host event logs, host registry, …) by
+    /// this factor for the rest of the session.
+    #[serde(default = "default_unknown_decay")]
+    pub unknown_decay: f64,
+}
+
+/// Extra cost per kind of risk (see [`Fix::lowers_security`] and friends).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskCosts {
+    #[serde(default = "default_security_risk")]
+    pub lowers_security: f64,
+    #[serde(default = "default_reboot_risk")]
+    pub needs_reboot: f64,
+    #[serde(default = "default_downtime_risk")]
+    pub needs_downtime: f64,
+}
+
+impl Default for RiskCosts {
+    fn default() -> Self {
+        RiskCosts {
+            lowers_security: default_security_risk(),
+            needs_reboot: default_reboot_risk(),
+            needs_downtime: default_downtime_risk(),
+        }
+    }
+}
+
+fn default_security_risk() -> f64 {
+    8.0
+}
+fn default_reboot_risk() -> f64 {
+    1.0
+}
+fn default_downtime_risk() -> f64 {
+    2.0
+}
+fn default_unknown_decay() -> f64 {
+    0.5
 }
 
 fn default_leak() -> f64 {
@@ -106,6 +151,21 @@ pub struct Question {
     /// How to find the answer (where to click, what to run).
     #[serde(default)]
     pub help: Option<String>,
+    /// The chance a typical help-desk user can answer it (0..=1); an
+    /// `unknown` answer is the rest. Questions are scored by expected gain
+    /// times answerability per cost.
+    #[serde(default = "default_answerability")]
+    pub answerability: f64,
+    /// What answering needs (`client`, `host_console`, `host_events`,
+    /// `host_registry`, `network`, `gateway`, `test_change`): an `unknown`
+    /// answer lowers the answerability of the other questions that need
+    /// the same access.
+    #[serde(default)]
+    pub access: Option<String>,
+}
+
+fn default_answerability() -> f64 {
+    0.9
 }
 
 /// A typed raw value: collectors produce these, rules read them.
@@ -244,6 +304,19 @@ pub struct Fix {
     /// What could go wrong or must be undone.
     #[serde(default)]
     pub risk: Option<String>,
+    /// The fix lowers security (a test such as disabling NLA): it costs
+    /// [`RiskCosts::lowers_security`] more and needs a `revert`.
+    #[serde(default)]
+    pub lowers_security: bool,
+    /// The fix needs a reboot of the host or client.
+    #[serde(default)]
+    pub needs_reboot: bool,
+    /// The fix interrupts every user of the host.
+    #[serde(default)]
+    pub needs_downtime: bool,
+    /// How to undo the fix (required when it lowers security).
+    #[serde(default)]
+    pub revert: Option<String>,
     /// How to confirm it worked.
     #[serde(default)]
     pub verify: Option<Verify>,

@@ -81,6 +81,37 @@ impl State {
             .collect()
     }
 
+    /// The chance each question gets an answer now: the KB's answerability,
+    /// lowered by every `unknown` the user gave to a question that needs
+    /// the same access (a user who cannot read the host's event log cannot
+    /// answer the next event-log question either).
+    pub fn answerability(&self, engine: &Engine, evidence: usize) -> f64 {
+        let m = &engine.model;
+        let e = &m.evidence[evidence];
+        let Some(access) = &e.access else {
+            return e.answerability;
+        };
+        let unknowns = self
+            .observations
+            .iter()
+            .filter(|o| o.value == UNKNOWN && o.source == super::Source::User)
+            .filter_map(|o| m.evidence_index(&o.evidence))
+            .filter(|&i| m.evidence[i].access.as_ref() == Some(access))
+            .count();
+        e.answerability * m.unknown_decay.powi(unknowns.min(64) as i32)
+    }
+
+    /// The questions that may be asked now, each with its answerability.
+    pub fn askable(&self, engine: &Engine) -> Vec<gain::Candidate> {
+        self.candidates(engine)
+            .into_iter()
+            .map(|e| gain::Candidate {
+                evidence: e,
+                answerability: self.answerability(engine, e),
+            })
+            .collect()
+    }
+
     /// Rank, pick the next question, plan the fixes and advise.
     pub fn assess(&self, engine: &Engine) -> Assessment {
         let m = &engine.model;
@@ -102,6 +133,7 @@ impl State {
                 evidence: e,
                 gain: gain::expected_gain(m, &post, e),
                 cost: m.evidence[e].cost,
+                answerability: self.answerability(engine, e),
                 score: 0.0,
             });
             let advice = Advice {
@@ -123,8 +155,7 @@ impl State {
         }
 
         let top_p = post[ranking[0]];
-        let candidates = self.candidates(engine);
-        let best = gain::best_question(m, &post, candidates.iter().copied());
+        let best = gain::best_question(m, &post, self.askable(engine));
         let done = if self.verified.is_some() {
             Some(Done::Verified)
         } else if top_p >= m.threshold {
@@ -172,7 +203,7 @@ fn advise(
     }
     match (next, top_fix) {
         (Some(q), Some(fix)) => {
-            let eco = plan::eco(m, post, q.evidence, tried);
+            let eco = plan::eco(m, post, q.evidence, tried, q.answerability);
             let qid = &m.evidence[q.evidence].id;
             if eco < ecr {
                 Advice {

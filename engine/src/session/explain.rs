@@ -62,6 +62,9 @@ pub struct QuestionExplanation {
     pub evidence: String,
     pub gain: f64,
     pub cost: f64,
+    /// The chance the question gets an answer other than `unknown`.
+    pub answerability: f64,
+    /// `gain · answerability / cost`.
     pub score: f64,
     /// 1-based rank among the questions that may be asked now (None if it may not).
     pub rank: Option<usize>,
@@ -184,8 +187,7 @@ impl Engine {
             .evidence_index(evidence)
             .ok_or_else(|| SessionError::UnknownEvidence(evidence.to_string()))?;
         let post = state.posterior(self);
-        let candidates = state.candidates(self);
-        let ranked = gain::rank_questions(m, &post, candidates.iter().copied());
+        let ranked = gain::rank_questions(m, &post, state.askable(self));
         let g = gain::expected_gain(m, &post, e);
         let cost = m.evidence[e].cost;
         let outcomes: Vec<Outcome> = explain::outcomes(m, &post, e)
@@ -216,7 +218,8 @@ impl Engine {
             evidence: evidence.to_string(),
             gain: g,
             cost,
-            score: g / cost,
+            answerability: state.answerability(self, e),
+            score: g * state.answerability(self, e) / cost,
             rank: ranked.iter().position(|s| s.evidence == e).map(|r| r + 1),
             candidates: ranked.len(),
             outcomes,

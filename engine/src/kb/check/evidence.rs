@@ -133,6 +133,20 @@ pub(super) fn check_evidence(c: &mut Checker, facts: &HashSet<String>) {
                 format!("cost of `{id}` is {}; it must be positive", e.cost),
             );
         }
+        if let Some(q) = &e.question
+            && !(0.0..=1.0).contains(&q.answerability)
+        {
+            c.err(
+                "range",
+                file,
+                id,
+                Some("answerability"),
+                format!(
+                    "answerability of `{id}` is {}; it must be between 0 and 1",
+                    q.answerability
+                ),
+            );
+        }
         if let Some(q) = &e.question {
             for v in &e.values {
                 if !q.labels.contains_key(v) {

@@ -30,6 +30,15 @@ pub(super) fn check_fixes(c: &mut Checker) {
                 format!("cost of `{}` is {}; it must be positive", f.id, f.cost),
             );
         }
+        if f.lowers_security && f.revert.as_deref().is_none_or(|r| r.trim().is_empty()) {
+            c.err(
+                "missing_revert",
+                file,
+                &f.id,
+                Some("lowers_security"),
+                format!("fix `{}` lowers security but says no `revert`", f.id),
+            );
+        }
         if f.resolves.is_empty() {
             c.err(
                 "empty",

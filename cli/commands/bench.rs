@@ -1,0 +1,107 @@
+//! `rootcause bench simulate|fix-steps`: how well a KB diagnoses, measured
+//! on simulated users and on the KB's own cases.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use rootcause_engine::Engine;
+use rootcause_engine::eval::fix_steps::{self, Figures};
+use rootcause_engine::eval::simulate;
+use serde_json::json;
+
+/// `bench simulate`: the efficiency table.
+pub fn simulate_cmd(engine: &Engine, cases: usize, seed: u64, json: bool) -> Result<ExitCode> {
+    let r = simulate::simulate(engine, cases, seed);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} simulated cases of {} (seed {}). Entropy of the prior: {:.2} bits, the lower bound on the mean number of yes/no questions.\n",
+        r.cases, r.kb, r.seed, r.prior_entropy_bits
+    );
+    println!("| policy | mean questions | top-1 | top-3 | mean cost to fix | fixed |");
+    println!("|---|---|---|---|---|---|");
+    for p in &r.policies {
+        let diag = p.mean_cost == 0.0 && p.resolved == 0.0;
+        let pct = |x: f64| format!("{:.1}%", x * 100.0);
+        println!(
+            "| {} | {:.2} | {} | {} | {} | {} |",
+            p.policy,
+            p.mean_questions,
+            if diag { pct(p.top1) } else { "-".into() },
+            if diag { pct(p.top3) } else { "-".into() },
+            if diag {
+                "-".into()
+            } else {
+                format!("{:.2}", p.mean_cost)
+            },
+            if diag { "-".into() } else { pct(p.resolved) },
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bench fix-steps`: steps to a working fix for users who follow the advice.
+pub fn fix_steps_cmd(
+    engine: &Engine,
+    cases: usize,
+    repeats: usize,
+    filter: Option<&str>,
+    seed: u64,
+    json: bool,
+) -> Result<ExitCode> {
+    let from_cases = fix_steps::from_cases(engine, filter, repeats, seed);
+    let simulated = fix_steps::simulated(engine, cases, seed);
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"cases": from_cases, "simulated": simulated}))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let cases_label = match filter {
+        Some(f) => format!("KB cases matching `{f}`"),
+        None => "every KB case".to_string(),
+    };
+    println!(
+        "Steps to a working fix on {} (seed {}): questions answered or `unknown`, plus fixes tried, following the advice.\n",
+        engine.kb.manifest.id, seed
+    );
+    println!(
+        "| users | runs | mean steps to fix | fixed within 5 steps | fixed | questions | fixes tried | cost |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let row = |name: &str, f: &Figures| {
+        println!(
+            "| {name} | {} | {:.2} | {:.1}% | {:.1}% | {:.2} | {:.2} | {:.1} |",
+            f.runs,
+            f.mean_steps_to_fix,
+            f.fixed_within_5 * 100.0,
+            f.fixed * 100.0,
+            f.mean_questions,
+            f.mean_fixes_tried,
+            f.mean_cost
+        )
+    };
+    row(&format!("{cases_label}, x{repeats}"), &from_cases.overall);
+    row("simulated (answerability)", &simulated.overall);
+    for (title, r) in [
+        (cases_label.as_str(), &from_cases),
+        ("simulated", &simulated),
+    ] {
+        println!("\nPer true cause, {title}:\n");
+        println!("| cause | runs | mean steps to fix | fixed within 5 steps | fixed |");
+        println!("|---|---|---|---|---|");
+        for (c, f) in &r.per_cause {
+            println!(
+                "| {c} | {} | {:.2} | {:.1}% | {:.1}% |",
+                f.runs,
+                f.mean_steps_to_fix,
+                f.fixed_within_5 * 100.0,
+                f.fixed * 100.0
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,253 @@
+//! Steps to a working fix, the way a user lives a diagnosis.
+//!
+//! A simulated user follows the engine's advice: when it says ask, the
+//! user answers the question (or says `unknown`); when it says try a fix,
+//! the user tries it, and it works with the KB's `resolves` probability for
+//! the true cause. Every question and every fix tried is one step; the run
+//! ends when a fix works, when the engine has nothing left to advise, or
+//! after [`MAX_STEPS`].
+//!
+//! Two sources of users:
+//!
+//! - **cases**: the KB's cases (for the RDP KB, real reports). The user
+//!   knows exactly what the case states; everything else is `unknown`. Each
+//!   case is run several times, since whether a fix works is drawn.
+//! - **simulated**: the true cause drawn from the priors; the user answers
+//!   a question with its answerability (lowered after `unknown` answers
+//!   needing the same access), drawing the answer from the KB's likelihoods
+//!   for the true cause, and says `unknown` otherwise.
+//!
+//! The second measures the model against itself; the first measures it
+//! against what reporters actually knew.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::simulate::Rng;
+use crate::Engine;
+use crate::infer::OTHER;
+use crate::session::{Source, State, UNKNOWN};
+
+/// A run that has not found a working fix after this many steps gives up.
+pub const MAX_STEPS: usize = 40;
+
+/// One simulated diagnosis.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Run {
+    /// Questions asked plus fixes tried.
+    pub steps: usize,
+    pub questions: usize,
+    pub fixes_tried: usize,
+    /// Cost of the questions and fixes (the KB's effort units, risk included).
+    pub cost: f64,
+    pub fixed: bool,
+}
+
+/// Figures over a set of runs.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Figures {
+    pub runs: usize,
+    /// Mean steps until a fix worked, over the runs that were fixed.
+    pub mean_steps_to_fix: f64,
+    /// Share of runs fixed within five steps.
+    pub fixed_within_5: f64,
+    /// Share of runs fixed at all.
+    pub fixed: f64,
+    pub mean_questions: f64,
+    pub mean_fixes_tried: f64,
+    pub mean_cost: f64,
+}
+
+impl Figures {
+    fn of(runs: &[Run]) -> Figures {
+        let n = runs.len().max(1) as f64;
+        let fixed: Vec<&Run> = runs.iter().filter(|r| r.fixed).collect();
+        Figures {
+            runs: runs.len(),
+            mean_steps_to_fix: fixed.iter().map(|r| r.steps as f64).sum::<f64>()
+                / fixed.len().max(1) as f64,
+            fixed_within_5: fixed.iter().filter(|r| r.steps <= 5).count() as f64 / n,
+            fixed: fixed.len() as f64 / n,
+            mean_questions: runs.iter().map(|r| r.questions as f64).sum::<f64>() / n,
+            mean_fixes_tried: runs.iter().map(|r| r.fixes_tried as f64).sum::<f64>() / n,
+            mean_cost: runs.iter().map(|r| r.cost).sum::<f64>() / n,
+        }
+    }
+}
+
+/// The whole benchmark.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub kb: String,
+    pub seed: u64,
+    pub overall: Figures,
+    /// Figures per true cause.
+    pub per_cause: BTreeMap<String, Figures>,
+}
+
+/// What the simulated user knows.
+pub trait User {
+    /// The answer to `evidence` (a value or `unknown`).
+    fn answer(&mut self, engine: &Engine, state: &State, evidence: usize) -> String;
+    /// Whether trying `fix` repairs the problem.
+    fn fix_works(&mut self, engine: &Engine, fix: usize) -> bool;
+}
+
+/// Follow the advice from `state` until a fix works or nothing is left.
+pub fn run(engine: &Engine, mut state: State, user: &mut dyn User) -> Run {
+    let m = &engine.model;
+    let mut r = Run {
+        steps: 0,
+        questions: 0,
+        fixes_tried: 0,
+        cost: 0.0,
+        fixed: false,
+    };
+    while r.steps < MAX_STEPS {
+        let a = state.assess(engine);
+        if a.advice.step == "ask"
+            && let Some(q) = a.next
+        {
+            let id = m.evidence[q.evidence].id.clone();
+            let value = user.answer(engine, &state, q.evidence);
+            r.steps += 1;
+            r.questions += 1;
+            r.cost += m.evidence[q.evidence].cost;
+            if state.observe(engine, &id, &value, Source::User).is_err() {
+                break;
+            }
+            continue;
+        }
+        let Some(p) = a.plan.first() else { break };
+        let fix = &m.fixes[p.fix];
+        r.steps += 1;
+        r.fixes_tried += 1;
+        r.cost += fix.cost;
+        if user.fix_works(engine, p.fix) {
+            r.fixed = true;
+            break;
+        }
+        let id = fix.id.clone();
+        if state.fix_result(engine, &id, false).is_err() {
+            break;
+        }
+    }
+    r
+}
+
+/// A user drawn from the model: answers with each question's answerability.
+struct SimulatedUser {
+    cause: usize,
+    rng: Rng,
+}
+
+impl User for SimulatedUser {
+    fn answer(&mut self, engine: &Engine, state: &State, evidence: usize) -> String {
+        if self.rng.unit() >= state.answerability(engine, evidence) {
+            return UNKNOWN.to_string();
+        }
+        let e = &engine.model.evidence[evidence];
+        let row: Vec<f64> = (0..e.arity()).map(|v| e.p(self.cause, v)).collect();
+        e.values[self.rng.pick(&row)].clone()
+    }
+    fn fix_works(&mut self, engine: &Engine, fix: usize) -> bool {
+        self.rng.unit() < engine.model.fixes[fix].success[self.cause]
+    }
+}
+
+/// A user who knows what a case states and nothing else.
+struct CaseUser<'c> {
+    answers: &'c BTreeMap<String, String>,
+    cause: usize,
+    rng: Rng,
+}
+
+impl User for CaseUser<'_> {
+    fn answer(&mut self, engine: &Engine, _state: &State, evidence: usize) -> String {
+        let id = &engine.model.evidence[evidence].id;
+        self.answers
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| UNKNOWN.to_string())
+    }
+    fn fix_works(&mut self, engine: &Engine, fix: usize) -> bool {
+        self.rng.unit() < engine.model.fixes[fix].success[self.cause]
+    }
+}
+
+fn report(engine: &Engine, seed: u64, runs: Vec<(usize, Run)>) -> Report {
+    let mut by_cause: BTreeMap<String, Vec<Run>> = BTreeMap::new();
+    for (c, r) in &runs {
+        by_cause
+            .entry(engine.model.causes[*c].clone())
+            .or_default()
+            .push(*r);
+    }
+    let all: Vec<Run> = runs.into_iter().map(|(_, r)| r).collect();
+    Report {
+        kb: engine.kb.manifest.id.clone(),
+        seed,
+        overall: Figures::of(&all),
+        per_cause: by_cause
+            .into_iter()
+            .map(|(c, rs)| (c, Figures::of(&rs)))
+            .collect(),
+    }
+}
+
+/// `cases` users drawn from the model.
+pub fn simulated(engine: &Engine, cases: usize, seed: u64) -> Report {
+    let mut master = Rng::new(seed);
+    let runs = (0..cases)
+        .map(|_| {
+            let cause = master.pick(&engine.model.prior);
+            let mut user = SimulatedUser {
+                cause,
+                rng: Rng::new(master.next_u64()),
+            };
+            (cause, run(engine, State::new(engine), &mut user))
+        })
+        .collect();
+    report(engine, seed, runs)
+}
+
+/// Each of the KB's cases whose name contains `filter`, `repeats` times;
+/// the true cause is the case's `top` (or its first `any_of`). Cases
+/// with collector facts start from those facts.
+pub fn from_cases(engine: &Engine, filter: Option<&str>, repeats: usize, seed: u64) -> Report {
+    let m = &engine.model;
+    let mut master = Rng::new(seed);
+    let mut runs = Vec::new();
+    for (_, case) in &engine.kb.cases {
+        if filter.is_some_and(|f| !case.name.contains(f)) {
+            continue;
+        }
+        let truth = case
+            .expect
+            .top
+            .as_deref()
+            .or(case.expect.any_of.first().map(String::as_str))
+            .unwrap_or(OTHER);
+        let Some(cause) = m.cause_index(truth) else {
+            continue;
+        };
+        let mut start = State::new(engine);
+        if !case.facts.is_empty()
+            && start
+                .add_facts(engine, case.facts.clone(), "case facts")
+                .is_err()
+        {
+            continue;
+        }
+        for _ in 0..repeats.max(1) {
+            let mut user = CaseUser {
+                answers: &case.observations,
+                cause,
+                rng: Rng::new(master.next_u64()),
+            };
+            runs.push((cause, run(engine, start.clone(), &mut user)));
+        }
+    }
+    report(engine, seed, runs)
+}
