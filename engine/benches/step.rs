@@ -106,6 +106,7 @@ pub fn synthetic(n: usize, m: usize, per_evidence: usize, seed: u64) -> Engine {
         fixes,
         collectors: vec![],
         codes: Codes::default(),
+        patterns: vec![],
         cases: vec![],
         source: KbSource::from_memory("<synthetic>", &[]),
     };

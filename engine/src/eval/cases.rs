@@ -30,7 +30,8 @@ pub struct CaseRun {
     pub questions: usize,
 }
 
-fn base_state(engine: &Engine, case: &Case) -> Result<State, String> {
+/// The state a case starts from: its collector facts, then its text.
+pub fn base_state(engine: &Engine, case: &Case) -> Result<State, String> {
     let mut state = State::new(engine);
     if !case.facts.is_empty() {
         state
@@ -39,6 +40,11 @@ fn base_state(engine: &Engine, case: &Case) -> Result<State, String> {
                 case.facts.clone().into_iter().collect(),
                 "case facts",
             )
+            .map_err(|e| e.to_string())?;
+    }
+    if let Some(text) = &case.text {
+        state
+            .observe_text(engine, text)
             .map_err(|e| e.to_string())?;
     }
     Ok(state)

@@ -214,7 +214,8 @@ pub fn simulated(engine: &Engine, cases: usize, seed: u64) -> Report {
 
 /// Each of the KB's cases whose name contains `filter`, `repeats` times;
 /// the true cause is the case's `top` (or its first `any_of`). Cases
-/// with collector facts start from those facts.
+/// start from their collector facts and their pasted text; the paste
+/// counts as one step.
 pub fn from_cases(engine: &Engine, filter: Option<&str>, repeats: usize, seed: u64) -> Report {
     let m = &engine.model;
     let mut master = Rng::new(seed);
@@ -232,21 +233,20 @@ pub fn from_cases(engine: &Engine, filter: Option<&str>, repeats: usize, seed: u
         let Some(cause) = m.cause_index(truth) else {
             continue;
         };
-        let mut start = State::new(engine);
-        if !case.facts.is_empty()
-            && start
-                .add_facts(engine, case.facts.clone(), "case facts")
-                .is_err()
-        {
+        let Ok(start) = super::cases::base_state(engine, case) else {
             continue;
-        }
+        };
+        // Pasting the reporter's text is the first step.
+        let pasted = usize::from(case.text.is_some());
         for _ in 0..repeats.max(1) {
             let mut user = CaseUser {
                 answers: &case.observations,
                 cause,
                 rng: Rng::new(master.next_u64()),
             };
-            runs.push((cause, run(engine, start.clone(), &mut user)));
+            let mut r = run(engine, start.clone(), &mut user);
+            r.steps += pasted;
+            runs.push((cause, r));
         }
     }
     report(engine, seed, runs)

@@ -59,6 +59,11 @@ pub const FILES: &[(&str, bool, &str)] = &[
         "a list of collectors `[ (id: ..., kind: ..., ...), ... ]`",
     ),
     (
+        "patterns.ron",
+        false,
+        "a list of text patterns `[ (id: ..., regex: ..., sets: {...}, examples: [...]), ... ]`",
+    ),
+    (
         "codes.ron",
         false,
         "the code tables `(disconnect: [...], extended: [...], pairs: [...])`",
@@ -205,6 +210,8 @@ pub struct Kb {
     pub fixes: Vec<Fix>,
     pub collectors: Vec<Collector>,
     pub codes: Codes,
+    /// Patterns that turn pasted text into evidence.
+    pub patterns: Vec<Pattern>,
     /// Cases with the name of the file each came from.
     pub cases: Vec<(String, Case)>,
     pub source: KbSource,
@@ -256,6 +263,7 @@ pub fn parse(source: KbSource) -> Result<Kb, Vec<Diagnostic>> {
     let rules: Option<Vec<Rule>> = parse_file(&source, "rules.ron", &mut diags);
     let collectors: Option<Vec<Collector>> = parse_file(&source, "collectors.ron", &mut diags);
     let codes: Option<Codes> = parse_file(&source, "codes.ron", &mut diags);
+    let patterns: Option<Vec<Pattern>> = parse_file(&source, "patterns.ron", &mut diags);
     let mut cases = Vec::new();
     for f in source.files.iter().filter(|f| f.name.starts_with("cases/")) {
         if let Some(list) = parse_text::<Vec<Case>>(f, &mut diags) {
@@ -279,6 +287,7 @@ pub fn parse(source: KbSource) -> Result<Kb, Vec<Diagnostic>> {
         rules: rules.unwrap_or_default(),
         collectors: collectors.unwrap_or_default(),
         codes: codes.unwrap_or_default(),
+        patterns: patterns.unwrap_or_default(),
         cases,
         source,
     })

@@ -4,7 +4,8 @@
 //! (data only: `Cause`, `Evidence`, `Rule`, `Fix`, `Collector`, `Case`),
 //! then [`check`]ed: every problem becomes a [`diag::Diagnostic`] naming its
 //! file:line:column. [`rules`] evaluates the KB's conditions and runs its
-//! forward-chaining rules over facts. The remaining modules present a KB to
+//! forward-chaining rules over facts; [`patterns`] turns pasted text into
+//! evidence. The remaining modules present a KB to
 //! the outside: [`codes`] decodes mstsc error codes, [`graph`] draws the KB
 //! and [`export`] writes the resolved model (DESIGN §9).
 //!
@@ -18,4 +19,5 @@ pub mod export;
 pub mod graph;
 pub mod load;
 pub mod model;
+pub mod patterns;
 pub mod rules;

@@ -429,6 +429,30 @@ pub enum Parser {
     Regex(BTreeMap<String, String>),
 }
 
+/// `patterns.ron`: how pasted text (an error dialog, an event, the output
+/// of a command) becomes evidence. Every pattern carries real example texts
+/// that `kb check` matches against it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pattern {
+    pub id: String,
+    #[serde(default)]
+    pub description: String,
+    /// A regular expression (the `regex` crate: linear time, no
+    /// backreferences), matched case-insensitively.
+    pub regex: String,
+    /// Evidence id -> value, set when the pattern matches.
+    pub sets: BTreeMap<String, String>,
+    /// Texts the pattern must match.
+    pub examples: Vec<String>,
+    /// Texts it must not match.
+    #[serde(default)]
+    pub counter_examples: Vec<String>,
+    /// Where the example texts come from (URL or source key).
+    #[serde(default)]
+    pub source: String,
+}
+
 /// `codes.ron`: mstsc disconnect and extended (ERRINFO) codes.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -479,6 +503,10 @@ pub struct Case {
     pub source: String,
     #[serde(default)]
     pub description: String,
+    /// What the reporter pasted or wrote first (an error text, command
+    /// output): run through the KB's patterns before anything is asked.
+    #[serde(default)]
+    pub text: Option<String>,
     /// Evidence id -> value, as a user or collector would give them.
     #[serde(default)]
     pub observations: BTreeMap<String, String>,

@@ -61,6 +61,8 @@ struct NextItem<'a> {
     answers: Vec<AnswerItem<'a>>,
     cost: f64,
     expected_gain_bits: f64,
+    /// The chance the user can answer it (lowered after `unknown` answers).
+    answerability: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     help: Option<&'a str>,
 }
@@ -72,6 +74,10 @@ struct FixItem<'a> {
     p_works: f64,
     cost: f64,
     risk: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    lowers_security: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revert: Option<&'a str>,
 }
 
 /// A success response, serialised straight from borrowed data.
@@ -133,6 +139,7 @@ pub(super) fn body<'a>(
                 .collect(),
             cost: q.cost,
             expected_gain_bits: q.gain,
+            answerability: q.answerability,
             help: question.and_then(|q| q.help.as_deref()),
         }
     });
@@ -148,6 +155,8 @@ pub(super) fn body<'a>(
                     p_works: p.p_works,
                     cost: f.cost,
                     risk: texts.fix_risk[p.fix].as_deref(),
+                    lowers_security: f.lowers_security,
+                    revert: f.revert.as_deref(),
                 }
             })
             .collect()

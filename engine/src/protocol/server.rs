@@ -112,6 +112,14 @@ impl Server {
                 }
                 state = State::new(&engine);
                 apply_observations(&engine, &mut state, req.get("observations"))?;
+                if req.contains_key("text") {
+                    let pasted = state.observe_text(&engine, str_field(req, "text")?)?;
+                    extra.insert("extracted".into(), json!(pasted));
+                }
+            }
+            "observe_text" => {
+                let pasted = state.observe_text(&engine, str_field(req, "text")?)?;
+                extra.insert("extracted".into(), json!(pasted));
             }
             "observe" => {
                 if req.contains_key("observations") {
@@ -164,7 +172,7 @@ impl Server {
                 return Err(ProtoError::new(
                     "unknown_op",
                     format!(
-                        "unknown op `{other}` (ops: start, observe, retract, fix_result, explain, whynot, why, state, kb, collect)"
+                        "unknown op `{other}` (ops: start, observe, observe_text, retract, fix_result, explain, whynot, why, state, kb, collect)"
                     ),
                 ));
             }

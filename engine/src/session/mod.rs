@@ -22,6 +22,7 @@ pub use assess::{Advice, Assessment, Done};
 pub use explain::{
     CauseExplanation, ContributionItem, Outcome, QuestionExplanation, Raiser, WhyNot,
 };
+pub use update::PastedValue;
 pub use state::{FixResult, Observation, SessionError, Source, State, TraceStep};
 
 /// The answer that records "I don't know": it changes nothing.

@@ -135,6 +135,8 @@ pub enum SessionError {
     BadState(String),
     #[error("{0}")]
     TooLarge(String),
+    #[error("{0}")]
+    BadText(String),
 }
 
 impl SessionError {
@@ -146,6 +148,7 @@ impl SessionError {
             SessionError::UnknownFix(_) => "unknown_fix",
             SessionError::BadState(_) => "bad_state",
             SessionError::TooLarge(_) => "too_large",
+            SessionError::BadText(_) => "bad_text",
         }
     }
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use super::{FixResult, MAX_ITEMS, Observation, SessionError, Source, State, UNKNOWN};
 use crate::Engine;
 use crate::kb::model::Value;
+use crate::kb::patterns::{self, Extracted, TextError};
 use crate::kb::rules;
 
 /// The verification evidence of a fix that can be asked (has a question).
@@ -254,4 +255,55 @@ impl State {
         self.derived = out.derived;
         self.conflicts = out.conflicts;
     }
+
+    /// Extract every fact the KB's patterns find in pasted text and observe
+    /// it. A value the user already gave stands (the item says so). Returns
+    /// each extracted value and whether it was applied.
+    pub fn observe_text(
+        &mut self,
+        engine: &Engine,
+        text: &str,
+    ) -> Result<Vec<PastedValue>, SessionError> {
+        let found = patterns::extract(&engine.kb, text).map_err(|e| match e {
+            TextError::TooLarge(_) => SessionError::TooLarge(e.to_string()),
+            _ => SessionError::BadText(e.to_string()),
+        })?;
+        let mut out = Vec::with_capacity(found.len());
+        for x in found {
+            let answered = self
+                .observations
+                .iter()
+                .find(|o| o.evidence == x.evidence && o.value != UNKNOWN)
+                .map(|o| o.value.clone());
+            let applied = match &answered {
+                Some(v) => *v == x.value,
+                None => {
+                    let source = Source::Collector {
+                        collector: "pasted text".into(),
+                        detail: format!("{}: \"{}\"", x.pattern, x.text),
+                    };
+                    self.observe(engine, &x.evidence, &x.value, source)?;
+                    true
+                }
+            };
+            out.push(PastedValue {
+                extracted: x,
+                applied,
+                kept: answered.filter(|_| !applied),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// One value found in pasted text.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PastedValue {
+    #[serde(flatten)]
+    pub extracted: Extracted,
+    /// The value is now part of the session (false: an earlier answer differs).
+    pub applied: bool,
+    /// The earlier answer that was kept instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept: Option<String>,
 }

@@ -28,6 +28,7 @@ mod evidence;
 mod fixes;
 mod graph;
 mod lints;
+mod patterns;
 mod rule_set;
 
 use cases::{check_cases, check_codes};
@@ -36,6 +37,7 @@ use evidence::{check_condition, check_evidence, known_facts};
 use fixes::{check_collectors, check_fixes};
 use graph::{check_ask_if_graph, check_distinguishable, check_settable};
 use lints::lint;
+use patterns::check_patterns;
 use rule_set::check_rules;
 
 /// Tolerance for a distribution's sum.
@@ -124,6 +126,7 @@ pub fn check(kb: &Kb) -> Vec<Diagnostic> {
     check_collectors(&mut c);
     check_codes(&mut c);
     check_cases(&mut c);
+    check_patterns(&mut c);
     check_ask_if_graph(&mut c);
     check_settable(&mut c);
     check_distinguishable(&mut c);

@@ -1,0 +1,110 @@
+//! Pasted text to evidence: the KB's `patterns.ron` run over what a user
+//! pastes (an mstsc dialog, an Event Viewer line or XML, the output of
+//! `Test-NetConnection`, `certutil`, `reg query`, `Get-HotFix`, …).
+//!
+//! Patterns are data: each is a regular expression of the `regex` crate
+//! (linear time in the text, so a pattern cannot be made to run away) and
+//! the evidence values it sets. Text is bounded ([`MAX_TEXT_BYTES`]) and
+//! must be text: non-UTF-8 or binary input is refused with a clear error.
+//! Every extracted value names the pattern and the words that matched, so
+//! the user sees which words said what.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::kb::load::Kb;
+use crate::kb::rules;
+
+/// Largest text accepted at once.
+pub const MAX_TEXT_BYTES: usize = 1 << 20;
+
+/// Longest matched text kept for the user to see.
+const MAX_SHOWN_CHARS: usize = 160;
+
+/// A value a pattern found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Extracted {
+    pub evidence: String,
+    pub value: String,
+    /// The pattern that matched.
+    pub pattern: String,
+    /// The words that matched (shortened when long).
+    pub text: String,
+}
+
+/// Why a text was refused.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum TextError {
+    #[error("the text is {0} bytes; at most {MAX_TEXT_BYTES} bytes are read at once")]
+    TooLarge(usize),
+    #[error("the text is not UTF-8 (byte {0}); paste it as text, or save it as UTF-8")]
+    NotUtf8(usize),
+    #[error("the text contains binary data (a NUL byte at {0}); paste text, not a file")]
+    Binary(usize),
+}
+
+impl TextError {
+    /// The protocol error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TextError::TooLarge(_) => "too_large",
+            TextError::NotUtf8(_) | TextError::Binary(_) => "bad_text",
+        }
+    }
+}
+
+/// Check raw bytes and extract from them.
+pub fn extract_bytes(kb: &Kb, bytes: &[u8]) -> Result<Vec<Extracted>, TextError> {
+    if bytes.len() > MAX_TEXT_BYTES {
+        return Err(TextError::TooLarge(bytes.len()));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| TextError::NotUtf8(e.valid_up_to()))?;
+    extract(kb, text)
+}
+
+/// Every evidence value the KB's patterns find in `text`, in pattern order.
+/// When two patterns set one evidence variable, the first pattern wins.
+pub fn extract(kb: &Kb, text: &str) -> Result<Vec<Extracted>, TextError> {
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(TextError::TooLarge(text.len()));
+    }
+    if let Some(at) = text.bytes().position(|b| b == 0) {
+        return Err(TextError::Binary(at));
+    }
+    let mut out: Vec<Extracted> = Vec::new();
+    let mut seen: BTreeMap<&str, ()> = BTreeMap::new();
+    for p in &kb.patterns {
+        let Ok(re) = compiled(&p.regex) else { continue };
+        let Some(m) = re.find(text) else { continue };
+        for (evidence, value) in &p.sets {
+            if seen.insert(evidence.as_str(), ()).is_some() {
+                continue;
+            }
+            out.push(Extracted {
+                evidence: evidence.clone(),
+                value: value.clone(),
+                pattern: p.id.clone(),
+                text: shorten(m.as_str()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The pattern compiled case-insensitively (cached, size-bounded).
+pub fn compiled(pattern: &str) -> Result<std::sync::Arc<regex::Regex>, String> {
+    rules::regex(&format!("(?i){pattern}"))
+}
+
+fn shorten(s: &str) -> String {
+    let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= MAX_SHOWN_CHARS {
+        one_line
+    } else {
+        let mut t: String = one_line.chars().take(MAX_SHOWN_CHARS).collect();
+        t.push('…');
+        t
+    }
+}
