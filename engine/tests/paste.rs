@@ -122,9 +122,9 @@ fn json_observe_text_and_start_with_text() {
     assert_eq!(reply["extracted"][0]["value"], "yes");
     assert_eq!(reply["extracted"][0]["applied"], true);
     assert_eq!(reply["ranking"][0]["cause"], "credssp_oracle_mismatch");
-    let reply: Json = serde_json::from_str(&server.handle_line(
-        br#"{"op":"observe_text","text":"TcpTestSucceeded : False"}"#,
-    ))
+    let reply: Json = serde_json::from_str(
+        &server.handle_line(br#"{"op":"observe_text","text":"TcpTestSucceeded : False"}"#),
+    )
     .unwrap();
     assert_eq!(reply["extracted"][0]["evidence"], "port_reachable");
     let reply: Json = serde_json::from_str(

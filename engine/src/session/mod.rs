@@ -22,8 +22,8 @@ pub use assess::{Advice, Assessment, Done};
 pub use explain::{
     CauseExplanation, ContributionItem, Outcome, QuestionExplanation, Raiser, WhyNot,
 };
-pub use update::PastedValue;
 pub use state::{FixResult, Observation, SessionError, Source, State, TraceStep};
+pub use update::PastedValue;
 
 /// The answer that records "I don't know": it changes nothing.
 pub const UNKNOWN: &str = "unknown";
