@@ -110,7 +110,10 @@ enum BenchCommand {
         /// Runs per KB case (whether a fix works is drawn)
         #[arg(long, default_value_t = 20)]
         repeats: usize,
-        /// Only KB cases whose name contains this (e.g. `report_` for the real reports)
+        /// Use the KB's cases/ instead of its real reports (reports/)
+        #[arg(long)]
+        cases_folder: bool,
+        /// Only reports (or cases) whose name contains this
         #[arg(long)]
         filter: Option<String>,
         /// Random seed (same seed, same runs)
@@ -158,6 +161,10 @@ enum KbCommand {
         /// Only cases whose name contains this text
         #[arg(long)]
         filter: Option<String>,
+        /// Run the real user reports (reports/) instead and print how often
+        /// the confirmed cause ranks first and in the top 3 (a measure, not a gate)
+        #[arg(long)]
+        reports: bool,
         /// One JSON result per line
         #[arg(long)]
         json: bool,
@@ -212,12 +219,16 @@ fn main() -> ExitCode {
             deny_warnings,
             json,
         }) => Ok(kb::check_cmd(dir.as_deref(), deny_warnings, json)),
-        Command::Kb(KbCommand::Test { dir, filter, json }) => {
-            match engine::load_engine(dir.as_deref()) {
-                Ok(engine) => Ok(kb::test_cmd(&engine, filter.as_deref(), json)),
-                Err(code) => Ok(code),
-            }
-        }
+        Command::Kb(KbCommand::Test {
+            dir,
+            filter,
+            reports,
+            json,
+        }) => match engine::load_engine(dir.as_deref()) {
+            Ok(engine) if reports => Ok(kb::reports_cmd(&engine, filter.as_deref(), json)),
+            Ok(engine) => Ok(kb::test_cmd(&engine, filter.as_deref(), json)),
+            Err(code) => Ok(code),
+        },
         Command::Kb(KbCommand::Stats {
             dir,
             runs,
@@ -259,14 +270,21 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::FixSteps {
             cases,
             repeats,
+            cases_folder,
             filter,
             seed,
             json,
             kb,
         }) => match engine::load_engine(kb.kb.as_deref()) {
-            Ok(engine) => {
-                bench::fix_steps_cmd(&engine, cases, repeats, filter.as_deref(), seed, json)
-            }
+            Ok(engine) => bench::fix_steps_cmd(
+                &engine,
+                cases,
+                repeats,
+                !cases_folder,
+                filter.as_deref(),
+                seed,
+                json,
+            ),
             Err(code) => Ok(code),
         },
         Command::Bench(BenchCommand::Simulate {

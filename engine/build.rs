@@ -1,4 +1,4 @@
-//! Embeds `kb/rdp-0x904/` (every `.ron` file, `cases/` too) into the library,
+//! Embeds `kb/rdp-0x904/` (every `.ron` file, `cases/` and `reports/` too) into the library,
 //! so the binary works with no files beside it.
 
 use std::fmt::Write as _;
@@ -12,8 +12,8 @@ fn collect(dir: &Path, prefix: &str, out: &mut Vec<(String, String)>) {
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
-        if path.is_dir() && name == "cases" && prefix.is_empty() {
-            collect(&path, "cases/", out);
+        if path.is_dir() && (name == "cases" || name == "reports") && prefix.is_empty() {
+            collect(&path, &format!("{name}/"), out);
         } else if path.extension().is_some_and(|e| e == "ron") {
             out.push((
                 format!("{prefix}{name}"),

@@ -281,8 +281,13 @@ fn check_success(r: &Json, engine: &Engine) {
         assert_eq!(string(&f["title"], "title"), k.title);
         let p = num(&f["p_works"], "p_works");
         assert!(p > 0.0 && p <= 1.0 + 1e-12);
-        let cost = num(&f["cost"], "cost");
-        assert_eq!(cost, k.cost);
+        assert_eq!(num(&f["cost"], "cost"), k.cost);
+        // The plan orders by effort plus what the fix's risks add.
+        let cost = k.cost + f["risk_cost"].as_f64().unwrap_or(0.0);
+        assert_eq!(
+            f["lowers_security"].as_bool().unwrap_or(false),
+            k.lowers_security
+        );
         assert!(f["risk"].is_string() || f["risk"].is_null(), "{f}");
         assert!(
             p / cost <= last + 1e-15,
@@ -340,7 +345,8 @@ fn ecr_of(r: &Json, engine: &Engine) -> f64 {
     let mut total = 0.0;
     for f in r["fixes"].as_array().unwrap() {
         let fix = engine.kb.fix(f["fix"].as_str().unwrap()).unwrap();
-        total += fix.cost * still.values().sum::<f64>();
+        let cost = fix.cost + f["risk_cost"].as_f64().unwrap_or(0.0);
+        total += cost * still.values().sum::<f64>();
         for (c, m) in still.iter_mut() {
             *m *= 1.0 - fix.resolves.get(c).copied().unwrap_or(0.0);
         }

@@ -455,6 +455,9 @@ fn scripted_conversation_matches_the_schema() {
         ok(json!({"op": "why", "id": 11, "evidence": "rdp_negotiation"})),
         ok(json!({"op": "state", "id": 12})),
         ok(json!({"op": "kb", "id": 13})),
+        ok(json!({"op": "observe_text", "id": 14, "text": "Error code: 0x904\nExtended error code: 0x7\nTcpTestSucceeded : True"})),
+        ok(json!({"op": "start", "id": 15, "text": "This could be due to CredSSP encryption oracle remediation."})),
+        fails(json!({"op": "observe_text", "id": 16, "text": "a\u{0}b"}), "bad_text"),
         // A worked fix is verified by its questions.
         ok(json!({"op": "start", "id": 20, "observations": {"connection_path": "lan", "other_clients_can_connect": "no"}})),
         ok(json!({"op": "fix_result", "id": 21, "fix": "regenerate_rdp_certificate", "worked": true})),

@@ -40,7 +40,7 @@ fn killed_during_repeated_saves_the_session_file_is_always_whole() {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        std::thread::sleep(Duration::from_millis(20 + x % 180));
+        std::thread::sleep(Duration::from_millis(20 + x % 480));
         let _ = child.kill(); // SIGKILL: no chance to clean up
         let _ = child.wait();
         let _ = writer.join();

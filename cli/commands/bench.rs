@@ -47,11 +47,12 @@ pub fn fix_steps_cmd(
     engine: &Engine,
     cases: usize,
     repeats: usize,
+    reports: bool,
     filter: Option<&str>,
     seed: u64,
     json: bool,
 ) -> Result<ExitCode> {
-    let from_cases = fix_steps::from_cases(engine, filter, repeats, seed);
+    let from_cases = fix_steps::from_cases(engine, reports, filter, repeats, seed);
     let simulated = fix_steps::simulated(engine, cases, seed);
     if json {
         println!(
@@ -60,9 +61,10 @@ pub fn fix_steps_cmd(
         );
         return Ok(ExitCode::SUCCESS);
     }
+    let what = if reports { "real reports" } else { "KB cases" };
     let cases_label = match filter {
-        Some(f) => format!("KB cases matching `{f}`"),
-        None => "every KB case".to_string(),
+        Some(f) => format!("{what} matching `{f}`"),
+        None => what.to_string(),
     };
     println!(
         "Steps to a working fix on {} (seed {}): questions answered or `unknown`, plus fixes tried, following the advice.\n",

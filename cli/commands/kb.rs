@@ -95,12 +95,6 @@ pub fn test_cmd(engine: &Engine, filter: Option<&str>, json: bool) -> ExitCode {
     } else {
         let color = render::stdout_color();
         for r in runs.iter().filter(|r| !r.passed) {
-            let ranking: Vec<String> = r
-                .ranking
-                .iter()
-                .take(3)
-                .map(|(c, p)| format!("{c} {:.0}%", p * 100.0))
-                .collect();
             println!(
                 "{} {} [{}] ({}): {}; got {}",
                 render::paint(color, "1;31", "FAIL"),
@@ -111,7 +105,7 @@ pub fn test_cmd(engine: &Engine, filter: Option<&str>, json: bool) -> ExitCode {
                     .unwrap_or_default(),
                 r.file,
                 r.problems.join("; "),
-                ranking.join(", ")
+                top3(r)
             );
         }
     }
@@ -121,6 +115,53 @@ pub fn test_cmd(engine: &Engine, filter: Option<&str>, json: bool) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The first three causes of a run, with their probabilities.
+fn top3(r: &cases::CaseRun) -> String {
+    r.ranking
+        .iter()
+        .take(3)
+        .map(|(c, p)| format!("{c} {:.0}%", p * 100.0))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `kb test --reports`: how often each real report's confirmed cause ranks
+/// first and in the top 3, given all its facts and asked interactively.
+pub fn reports_cmd(engine: &Engine, filter: Option<&str>, json: bool) -> ExitCode {
+    let runs = cases::run_reports(engine, filter);
+    if json {
+        for r in &runs {
+            println!("{}", serde_json::to_string(r).unwrap_or_default());
+        }
+        return ExitCode::SUCCESS;
+    }
+    for r in runs.iter().filter(|r| !r.passed) {
+        println!(
+            "miss {} [{}]: {}; got {}",
+            r.name,
+            if r.mode == cases::Mode::Batch {
+                "given"
+            } else {
+                "asked"
+            },
+            r.problems.join("; "),
+            top3(r)
+        );
+    }
+    let n = runs.len() / 2;
+    for (label, mode) in [
+        ("given", cases::Mode::Batch),
+        ("asked", cases::Mode::Interactive),
+    ] {
+        println!(
+            "{label}: the confirmed cause ranks first in {:.1}%, in the top 3 in {:.1}% of {n} reports",
+            100.0 * cases::rate_within(engine, &runs, mode, 1),
+            100.0 * cases::rate_within(engine, &runs, mode, 3),
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 /// `kb stats`: separability of causes, value of each question, questions per cause.

@@ -177,10 +177,46 @@ pub fn run_case(engine: &Engine, file: &str, case: &Case) -> Vec<CaseRun> {
 
 /// Run every case whose name contains `filter`.
 pub fn run_all(engine: &Engine, filter: Option<&str>) -> Vec<CaseRun> {
-    engine
-        .kb
-        .cases
+    run_list(engine, &engine.kb.cases, filter)
+}
+
+/// Run every real report (`reports/`) whose name contains `filter`.
+pub fn run_reports(engine: &Engine, filter: Option<&str>) -> Vec<CaseRun> {
+    run_list(engine, &engine.kb.reports, filter)
+}
+
+/// The share of runs of `mode` whose expected cause ranks within the top `n`.
+pub fn rate_within(engine: &Engine, runs: &[CaseRun], mode: Mode, n: usize) -> f64 {
+    let expected = |name: &str| -> Vec<String> {
+        engine
+            .kb
+            .cases
+            .iter()
+            .chain(&engine.kb.reports)
+            .find(|(_, c)| c.name == name)
+            .map(|(_, c)| {
+                c.expect
+                    .top
+                    .iter()
+                    .chain(&c.expect.any_of)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let of_mode: Vec<&CaseRun> = runs.iter().filter(|r| r.mode == mode).collect();
+    let hits = of_mode
         .iter()
+        .filter(|r| {
+            let want = expected(&r.name);
+            r.ranking.iter().take(n).any(|(c, _)| want.contains(c))
+        })
+        .count();
+    hits as f64 / of_mode.len().max(1) as f64
+}
+
+fn run_list(engine: &Engine, list: &[(String, Case)], filter: Option<&str>) -> Vec<CaseRun> {
+    list.iter()
         .filter(|(_, c)| filter.is_none_or(|f| c.name.contains(f)))
         .flat_map(|(file, c)| run_case(engine, file, c))
         .collect()

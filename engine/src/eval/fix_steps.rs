@@ -212,15 +212,27 @@ pub fn simulated(engine: &Engine, cases: usize, seed: u64) -> Report {
     report(engine, seed, runs)
 }
 
-/// Each of the KB's cases whose name contains `filter`, `repeats` times;
+/// Each of the KB's real reports (`reports`) or cases whose name contains
+/// `filter`, `repeats` times;
 /// the true cause is the case's `top` (or its first `any_of`). Cases
 /// start from their collector facts and their pasted text; the paste
 /// counts as one step.
-pub fn from_cases(engine: &Engine, filter: Option<&str>, repeats: usize, seed: u64) -> Report {
+pub fn from_cases(
+    engine: &Engine,
+    reports: bool,
+    filter: Option<&str>,
+    repeats: usize,
+    seed: u64,
+) -> Report {
     let m = &engine.model;
     let mut master = Rng::new(seed);
     let mut runs = Vec::new();
-    for (_, case) in &engine.kb.cases {
+    let list = if reports {
+        &engine.kb.reports
+    } else {
+        &engine.kb.cases
+    };
+    for (_, case) in list {
         if filter.is_some_and(|f| !case.name.contains(f)) {
             continue;
         }

@@ -71,7 +71,7 @@ pub const FILES: &[(&str, bool, &str)] = &[
 ];
 
 impl KbSource {
-    /// Read every `.ron` file of a KB folder (top level and `cases/`).
+    /// Read every `.ron` file of a KB folder (top level, `cases/` and `reports/`).
     pub fn from_dir(dir: &Path) -> Result<KbSource, Box<Diagnostic>> {
         let root = dir.display().to_string();
         let meta = fs::metadata(dir).map_err(|e| {
@@ -96,15 +96,17 @@ impl KbSource {
                 "check the folder's permissions",
             )
         })?;
-        let cases = dir.join("cases");
-        if cases.is_dir() {
-            collect_ron(&cases, "cases/", &mut paths).map_err(|e| {
-                folder_error(
-                    &root,
-                    format!("cannot list {}: {e}", cases.display()),
-                    "check the folder's permissions",
-                )
-            })?;
+        for sub in ["cases", "reports"] {
+            let folder = dir.join(sub);
+            if folder.is_dir() {
+                collect_ron(&folder, &format!("{sub}/"), &mut paths).map_err(|e| {
+                    folder_error(
+                        &root,
+                        format!("cannot list {}: {e}", folder.display()),
+                        "check the folder's permissions",
+                    )
+                })?;
+            }
         }
         if paths.len() > MAX_FILES {
             return Err(folder_error(
@@ -214,6 +216,10 @@ pub struct Kb {
     pub patterns: Vec<Pattern>,
     /// Cases with the name of the file each came from.
     pub cases: Vec<(String, Case)>,
+    /// Real user reports (`reports/*.ron`), in the cases' format: the
+    /// measure of `kb test --reports` and `bench fix-steps`, not a
+    /// regression gate.
+    pub reports: Vec<(String, Case)>,
     pub source: KbSource,
 }
 
@@ -233,7 +239,10 @@ impl Kb {
 pub fn parse(source: KbSource) -> Result<Kb, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     for f in &source.files {
-        if !f.name.starts_with("cases/") && !FILES.iter().any(|(n, _, _)| *n == f.name) {
+        if !f.name.starts_with("cases/")
+            && !f.name.starts_with("reports/")
+            && !FILES.iter().any(|(n, _, _)| *n == f.name)
+        {
             let mut d = f.diag(
                 Severity::Warning,
                 "unknown_file",
@@ -241,7 +250,7 @@ pub fn parse(source: KbSource) -> Result<Kb, Vec<Diagnostic>> {
                 format!("{} is not a KB file and is ignored", f.name),
             );
             d.help = Some(format!(
-                "KB files are {} and cases/*.ron",
+                "KB files are {}, cases/*.ron and reports/*.ron",
                 FILES.iter().map(|f| f.0).collect::<Vec<_>>().join(", ")
             ));
             diags.push(d);
@@ -265,9 +274,17 @@ pub fn parse(source: KbSource) -> Result<Kb, Vec<Diagnostic>> {
     let codes: Option<Codes> = parse_file(&source, "codes.ron", &mut diags);
     let patterns: Option<Vec<Pattern>> = parse_file(&source, "patterns.ron", &mut diags);
     let mut cases = Vec::new();
-    for f in source.files.iter().filter(|f| f.name.starts_with("cases/")) {
+    let mut reports = Vec::new();
+    for f in &source.files {
+        let into = if f.name.starts_with("cases/") {
+            &mut cases
+        } else if f.name.starts_with("reports/") {
+            &mut reports
+        } else {
+            continue;
+        };
         if let Some(list) = parse_text::<Vec<Case>>(f, &mut diags) {
-            cases.extend(list.into_iter().map(|c| (f.name.clone(), c)));
+            into.extend(list.into_iter().map(|c| (f.name.clone(), c)));
         }
     }
     if diags.iter().any(Diagnostic::is_error) {
@@ -289,6 +306,7 @@ pub fn parse(source: KbSource) -> Result<Kb, Vec<Diagnostic>> {
         codes: codes.unwrap_or_default(),
         patterns: patterns.unwrap_or_default(),
         cases,
+        reports,
         source,
     })
 }

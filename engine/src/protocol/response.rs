@@ -74,6 +74,8 @@ struct FixItem<'a> {
     p_works: f64,
     cost: f64,
     risk: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "is_zero")]
+    risk_cost: f64,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     lowers_security: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -100,6 +102,10 @@ pub(super) struct Body<'a> {
     state: &'a State,
     #[serde(flatten)]
     extra: &'a Map<String, Json>,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 const OTHER_TITLE: &str = "None of the causes in this knowledge base";
@@ -155,6 +161,7 @@ pub(super) fn body<'a>(
                     p_works: p.p_works,
                     cost: f.cost,
                     risk: texts.fix_risk[p.fix].as_deref(),
+                    risk_cost: m.fixes[p.fix].risk_cost,
                     lowers_security: f.lowers_security,
                     revert: f.revert.as_deref(),
                 }

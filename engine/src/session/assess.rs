@@ -160,7 +160,9 @@ impl State {
             Some(Done::Verified)
         } else if top_p >= m.threshold {
             Some(Done::Threshold)
-        } else if self.questions_answered() >= m.max_questions {
+        } else if self.informative_answers() >= m.max_questions
+            || self.questions_answered() >= 2 * m.max_questions
+        {
             Some(Done::QuestionBudget)
         } else if best.is_none_or(|b| b.gain <= m.min_gain_bits) {
             Some(Done::NoInformativeQuestion)

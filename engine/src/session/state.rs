@@ -251,6 +251,16 @@ impl State {
             .count()
     }
 
+    /// Answers other than `unknown` the user gave: the question budget
+    /// counts these (an `unknown` costs the user little and tells nothing;
+    /// twice the budget of answers of any kind also ends the questions).
+    pub fn informative_answers(&self) -> usize {
+        self.observations
+            .iter()
+            .filter(|o| o.source == Source::User && o.value != UNKNOWN)
+            .count()
+    }
+
     /// What the posterior is conditioned on.
     pub fn findings(&self, engine: &Engine) -> Findings {
         let m = &engine.model;

@@ -57,7 +57,7 @@ pub(super) fn check_codes(c: &mut Checker) {
 pub(super) fn check_cases(c: &mut Checker) {
     let kb = c.kb;
     let mut names = HashSet::new();
-    for (file, case) in &kb.cases {
+    for (file, case) in kb.cases.iter().chain(&kb.reports) {
         let name = case.name.as_str();
         if !names.insert(name) {
             c.err(
