@@ -122,6 +122,9 @@ enum BenchCommand {
         /// Print JSON
         #[arg(long)]
         json: bool,
+        /// Also print each report's first run step by step
+        #[arg(long)]
+        trace: bool,
         #[command(flatten)]
         kb: KbArg,
     },
@@ -274,6 +277,7 @@ fn main() -> ExitCode {
             filter,
             seed,
             json,
+            trace,
             kb,
         }) => match engine::load_engine(kb.kb.as_deref()) {
             Ok(engine) => bench::fix_steps_cmd(
@@ -284,6 +288,7 @@ fn main() -> ExitCode {
                 filter.as_deref(),
                 seed,
                 json,
+                trace,
             ),
             Err(code) => Ok(code),
         },

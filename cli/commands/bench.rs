@@ -51,6 +51,7 @@ pub fn fix_steps_cmd(
     filter: Option<&str>,
     seed: u64,
     json: bool,
+    trace: bool,
 ) -> Result<ExitCode> {
     let from_cases = fix_steps::from_cases(engine, reports, filter, repeats, seed);
     let simulated = fix_steps::simulated(engine, cases, seed);
@@ -103,6 +104,12 @@ pub fn fix_steps_cmd(
                 f.fixed_within_5 * 100.0,
                 f.fixed * 100.0
             );
+        }
+    }
+    if trace {
+        println!("\nThe first run of each, step by step:\n");
+        for (name, trail) in &from_cases.trails {
+            println!("- {name} ({} steps): {}", trail.len(), trail.join(" → "));
         }
     }
     Ok(ExitCode::SUCCESS)

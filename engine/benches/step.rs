@@ -77,6 +77,7 @@ pub fn synthetic(n: usize, m: usize, per_evidence: usize, seed: u64) -> Engine {
             needs_reboot: false,
             needs_downtime: false,
             revert: None,
+            applies_if: None,
             verify: Some(Verify {
                 text: "check".into(),
                 expect: BTreeMap::new(),

@@ -33,7 +33,7 @@ use crate::session::{Source, State, UNKNOWN};
 pub const MAX_STEPS: usize = 40;
 
 /// One simulated diagnosis.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Run {
     /// Questions asked plus fixes tried.
     pub steps: usize,
@@ -42,6 +42,8 @@ pub struct Run {
     /// Cost of the questions and fixes (the KB's effort units, risk included).
     pub cost: f64,
     pub fixed: bool,
+    /// What happened, step by step (`evidence=value`, `fix:id failed|worked`).
+    pub trail: Vec<String>,
 }
 
 /// Figures over a set of runs.
@@ -84,6 +86,9 @@ pub struct Report {
     pub overall: Figures,
     /// Figures per true cause.
     pub per_cause: BTreeMap<String, Figures>,
+    /// The first run of each case: its name and trail (cases only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trails: Vec<(String, Vec<String>)>,
 }
 
 /// What the simulated user knows.
@@ -103,6 +108,7 @@ pub fn run(engine: &Engine, mut state: State, user: &mut dyn User) -> Run {
         fixes_tried: 0,
         cost: 0.0,
         fixed: false,
+        trail: Vec::new(),
     };
     while r.steps < MAX_STEPS {
         let a = state.assess(engine);
@@ -114,6 +120,7 @@ pub fn run(engine: &Engine, mut state: State, user: &mut dyn User) -> Run {
             r.steps += 1;
             r.questions += 1;
             r.cost += m.evidence[q.evidence].cost;
+            r.trail.push(format!("{id}={value}"));
             if state.observe(engine, &id, &value, Source::User).is_err() {
                 break;
             }
@@ -126,8 +133,10 @@ pub fn run(engine: &Engine, mut state: State, user: &mut dyn User) -> Run {
         r.cost += fix.cost;
         if user.fix_works(engine, p.fix) {
             r.fixed = true;
+            r.trail.push(format!("fix:{} worked", fix.id));
             break;
         }
+        r.trail.push(format!("fix:{} failed", fix.id));
         let id = fix.id.clone();
         if state.fix_result(engine, &id, false).is_err() {
             break;
@@ -182,9 +191,10 @@ fn report(engine: &Engine, seed: u64, runs: Vec<(usize, Run)>) -> Report {
         by_cause
             .entry(engine.model.causes[*c].clone())
             .or_default()
-            .push(*r);
+            .push(r.clone());
     }
     let all: Vec<Run> = runs.into_iter().map(|(_, r)| r).collect();
+    let trails = Vec::new();
     Report {
         kb: engine.kb.manifest.id.clone(),
         seed,
@@ -193,6 +203,7 @@ fn report(engine: &Engine, seed: u64, runs: Vec<(usize, Run)>) -> Report {
             .into_iter()
             .map(|(c, rs)| (c, Figures::of(&rs)))
             .collect(),
+        trails,
     }
 }
 
@@ -227,6 +238,7 @@ pub fn from_cases(
     let m = &engine.model;
     let mut master = Rng::new(seed);
     let mut runs = Vec::new();
+    let mut trails = Vec::new();
     let list = if reports {
         &engine.kb.reports
     } else {
@@ -250,7 +262,7 @@ pub fn from_cases(
         };
         // Pasting the reporter's text is the first step.
         let pasted = usize::from(case.text.is_some());
-        for _ in 0..repeats.max(1) {
+        for k in 0..repeats.max(1) {
             let mut user = CaseUser {
                 answers: &case.observations,
                 cause,
@@ -258,8 +270,18 @@ pub fn from_cases(
             };
             let mut r = run(engine, start.clone(), &mut user);
             r.steps += pasted;
+            if k == 0 {
+                let mut trail = Vec::new();
+                if pasted == 1 {
+                    trail.push("paste".to_string());
+                }
+                trail.extend(r.trail.iter().cloned());
+                trails.push((case.name.clone(), trail));
+            }
             runs.push((cause, r));
         }
     }
-    report(engine, seed, runs)
+    let mut out = report(engine, seed, runs);
+    out.trails = trails;
+    out
 }

@@ -317,6 +317,11 @@ pub struct Fix {
     /// How to undo the fix (required when it lowers security).
     #[serde(default)]
     pub revert: Option<String>,
+    /// The fix is planned only when this holds (like a question's
+    /// `ask_if`): an Azure-only repair needs `host_is_cloud_vm = yes`,
+    /// bypassing a gateway needs one in the path.
+    #[serde(default)]
+    pub applies_if: Option<Condition>,
     /// How to confirm it worked.
     #[serde(default)]
     pub verify: Option<Verify>,

@@ -57,19 +57,45 @@ pub struct Assessment {
 }
 
 impl State {
+    /// What a condition (`ask_if`, `applies_if`) reads: an answered
+    /// evidence value, else a derived or collected fact.
+    fn lookup(&self, name: &str) -> Option<Value> {
+        match self.value_of(name) {
+            Some(v) if v != UNKNOWN => Some(Value::Text(v.to_string())),
+            Some(_) => None,
+            None => self
+                .derived
+                .get(name)
+                .or_else(|| self.facts.get(name))
+                .cloned(),
+        }
+    }
+
+    /// Fixes out of the plan: tried already, or their `applies_if` does not
+    /// hold (yet).
+    pub fn excluded_fixes(&self, engine: &Engine) -> Vec<usize> {
+        let m = &engine.model;
+        let lookup = |name: &str| self.lookup(name);
+        let mut out: Vec<usize> = self
+            .fixes
+            .iter()
+            .filter_map(|r| m.fix_index(&r.fix))
+            .collect();
+        for (i, f) in engine.kb.fixes.iter().enumerate() {
+            if f.applies_if
+                .as_ref()
+                .is_some_and(|c| !rules::eval(c, &lookup))
+                && !out.contains(&i)
+            {
+                out.push(i);
+            }
+        }
+        out
+    }
+
     /// Evidence that may be asked now: askable, unobserved, `ask_if` holds.
     pub fn candidates(&self, engine: &Engine) -> Vec<usize> {
-        let lookup = |name: &str| -> Option<Value> {
-            match self.value_of(name) {
-                Some(v) if v != UNKNOWN => Some(Value::Text(v.to_string())),
-                Some(_) => None,
-                None => self
-                    .derived
-                    .get(name)
-                    .or_else(|| self.facts.get(name))
-                    .cloned(),
-            }
-        };
+        let lookup = |name: &str| self.lookup(name);
         engine
             .model
             .evidence
@@ -117,11 +143,7 @@ impl State {
         let m = &engine.model;
         let (post, contradiction) = posterior::posterior(m, &self.findings(engine));
         let ranking = posterior::ranking(&post);
-        let tried: Vec<usize> = self
-            .fixes
-            .iter()
-            .filter_map(|r| m.fix_index(&r.fix))
-            .collect();
+        let tried = self.excluded_fixes(engine);
         let plan = plan::plan(m, &post, &tried);
         let ecr = plan::ecr(m, &post, &plan);
 

@@ -123,6 +123,11 @@ pub fn check(kb: &Kb) -> Vec<Diagnostic> {
     check_evidence(&mut c, &facts);
     check_rules(&mut c, &facts);
     check_fixes(&mut c);
+    for f in &kb.fixes {
+        if let Some(cond) = &f.applies_if {
+            check_condition(&mut c, "fixes.ron", &f.id, cond, &facts);
+        }
+    }
     check_collectors(&mut c);
     check_codes(&mut c);
     check_cases(&mut c);
