@@ -282,13 +282,15 @@ fn main() -> ExitCode {
         }) => match engine::load_engine(kb.kb.as_deref()) {
             Ok(engine) => bench::fix_steps_cmd(
                 &engine,
-                cases,
-                repeats,
-                !cases_folder,
-                filter.as_deref(),
-                seed,
-                json,
-                trace,
+                bench::FixSteps {
+                    cases,
+                    repeats,
+                    reports: !cases_folder,
+                    filter: filter.as_deref(),
+                    seed,
+                    json,
+                    trace,
+                },
             ),
             Err(code) => Ok(code),
         },

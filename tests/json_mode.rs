@@ -282,8 +282,9 @@ fn check_success(r: &Json, engine: &Engine) {
         let p = num(&f["p_works"], "p_works");
         assert!(p > 0.0 && p <= 1.0 + 1e-12);
         assert_eq!(num(&f["cost"], "cost"), k.cost);
-        // The plan orders by effort plus what the fix's risks add.
-        let cost = k.cost + f["risk_cost"].as_f64().unwrap_or(0.0);
+        // The plan orders by effort plus what the fix's risks add, plus the
+        // KB's cost per step.
+        let cost = k.cost + f["risk_cost"].as_f64().unwrap_or(0.0) + kb.manifest.step_cost;
         assert_eq!(
             f["lowers_security"].as_bool().unwrap_or(false),
             k.lowers_security
@@ -345,7 +346,7 @@ fn ecr_of(r: &Json, engine: &Engine) -> f64 {
     let mut total = 0.0;
     for f in r["fixes"].as_array().unwrap() {
         let fix = engine.kb.fix(f["fix"].as_str().unwrap()).unwrap();
-        let cost = fix.cost + f["risk_cost"].as_f64().unwrap_or(0.0);
+        let cost = fix.cost + f["risk_cost"].as_f64().unwrap_or(0.0) + engine.kb.manifest.step_cost;
         total += cost * still.values().sum::<f64>();
         for (c, m) in still.iter_mut() {
             *m *= 1.0 - fix.resolves.get(c).copied().unwrap_or(0.0);

@@ -42,17 +42,32 @@ pub fn simulate_cmd(engine: &Engine, cases: usize, seed: u64, json: bool) -> Res
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `bench fix-steps` runs and prints.
+pub struct FixSteps<'a> {
+    /// Simulated users.
+    pub cases: usize,
+    /// Runs per report or case.
+    pub repeats: usize,
+    /// The real reports (`reports/`) rather than `cases/`.
+    pub reports: bool,
+    pub filter: Option<&'a str>,
+    pub seed: u64,
+    pub json: bool,
+    /// Print each report's first run step by step.
+    pub trace: bool,
+}
+
 /// `bench fix-steps`: steps to a working fix for users who follow the advice.
-pub fn fix_steps_cmd(
-    engine: &Engine,
-    cases: usize,
-    repeats: usize,
-    reports: bool,
-    filter: Option<&str>,
-    seed: u64,
-    json: bool,
-    trace: bool,
-) -> Result<ExitCode> {
+pub fn fix_steps_cmd(engine: &Engine, o: FixSteps) -> Result<ExitCode> {
+    let FixSteps {
+        cases,
+        repeats,
+        reports,
+        filter,
+        seed,
+        json,
+        trace,
+    } = o;
     let from_cases = fix_steps::from_cases(engine, reports, filter, repeats, seed);
     let simulated = fix_steps::simulated(engine, cases, seed);
     if json {

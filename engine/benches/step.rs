@@ -100,6 +100,7 @@ pub fn synthetic(n: usize, m: usize, per_evidence: usize, seed: u64) -> Engine {
             checklist: vec![],
             risk_costs: RiskCosts::default(),
             unknown_decay: 0.3,
+            step_cost: 0.0,
         },
         causes,
         evidence,

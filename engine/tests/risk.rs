@@ -85,6 +85,6 @@ fn every_security_lowering_fix_has_a_revert_and_a_risk_cost() {
         assert!(f.revert.is_some(), "{}", f.id);
         let m = &engine.model.fixes[engine.model.fix_index(&f.id).unwrap()];
         assert!(m.risk_cost >= engine.kb.manifest.risk_costs.lowers_security);
-        assert_eq!(m.cost, f.cost + m.risk_cost);
+        assert_eq!(m.cost, f.cost + m.risk_cost + engine.kb.manifest.step_cost);
     }
 }

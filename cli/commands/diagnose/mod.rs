@@ -160,7 +160,7 @@ impl<'e> Repl<'e> {
             let assessment = self.state.assess(self.engine);
             match assessment.next {
                 Some(q) if self.shown != Some(q.evidence) => {
-                    self.show_question(q.evidence, q.gain, q.cost);
+                    self.show_question(q.evidence, q.gain, q.cost - self.engine.model.step_cost);
                     self.shown = Some(q.evidence);
                 }
                 None if !self.concluded => {

@@ -39,7 +39,8 @@ pub struct Run {
     pub steps: usize,
     pub questions: usize,
     pub fixes_tried: usize,
-    /// Cost of the questions and fixes (the KB's effort units, risk included).
+    /// Effort of the questions and fixes (the KB's cost units, risk
+    /// included, the per-step cost not).
     pub cost: f64,
     pub fixed: bool,
     /// What happened, step by step (`evidence=value`, `fix:id failed|worked`).
@@ -119,7 +120,7 @@ pub fn run(engine: &Engine, mut state: State, user: &mut dyn User) -> Run {
             let value = user.answer(engine, &state, q.evidence);
             r.steps += 1;
             r.questions += 1;
-            r.cost += m.evidence[q.evidence].cost;
+            r.cost += m.evidence[q.evidence].cost - m.step_cost;
             r.trail.push(format!("{id}={value}"));
             if state.observe(engine, &id, &value, Source::User).is_err() {
                 break;
@@ -130,7 +131,7 @@ pub fn run(engine: &Engine, mut state: State, user: &mut dyn User) -> Run {
         let fix = &m.fixes[p.fix];
         r.steps += 1;
         r.fixes_tried += 1;
-        r.cost += fix.cost;
+        r.cost += fix.cost - m.step_cost;
         if user.fix_works(engine, p.fix) {
             r.fixed = true;
             r.trail.push(format!("fix:{} worked", fix.id));

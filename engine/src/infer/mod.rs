@@ -83,6 +83,8 @@ pub struct Model {
     /// Factor applied to a question's answerability per `unknown` answer
     /// among the questions needing the same access (1 = none).
     pub unknown_decay: f64,
+    /// The KB's cost per step, included in every question's and fix's cost.
+    pub step_cost: f64,
     cause_index: HashMap<String, usize>,
     evidence_index: HashMap<String, usize>,
     fix_index: HashMap<String, usize>,
@@ -116,6 +118,7 @@ impl Model {
             .collect();
         causes.push(OTHER.to_string());
         prior.push(leak);
+        let step = kb.manifest.step_cost.max(0.0);
         let n = causes.len();
         let evidence = kb
             .evidence
@@ -132,7 +135,7 @@ impl Model {
                 let mut em = EvidenceModel::from_table(
                     e.id.clone(),
                     e.values.clone(),
-                    e.cost,
+                    e.cost + step,
                     e.question.is_some(),
                     e.ask_if.clone(),
                     lik,
@@ -160,7 +163,7 @@ impl Model {
                 .sum::<f64>();
                 FixModel {
                     id: f.id.clone(),
-                    cost: f.cost + risk_cost,
+                    cost: f.cost + risk_cost + step,
                     risk_cost,
                     success: causes
                         .iter()
@@ -179,6 +182,7 @@ impl Model {
             kb.manifest.max_questions,
         );
         model.unknown_decay = kb.manifest.unknown_decay.clamp(0.0, 1.0);
+        model.step_cost = step;
         model
     }
 
@@ -218,6 +222,7 @@ impl Model {
             min_gain_bits,
             max_questions,
             unknown_decay: 1.0,
+            step_cost: 0.0,
             cause_index,
             evidence_index,
             fix_index,

@@ -51,6 +51,11 @@ pub struct Manifest {
     /// this factor for the rest of the session.
     #[serde(default = "default_unknown_decay")]
     pub unknown_decay: f64,
+    /// What every step (a question asked or a fix tried) costs on top of
+    /// its own effort: the user's round trip of reading, doing and
+    /// reporting back. It makes the engine prefer fewer, surer steps.
+    #[serde(default)]
+    pub step_cost: f64,
 }
 
 /// Extra cost per kind of risk (see [`Fix::lowers_security`] and friends).

@@ -143,7 +143,8 @@ pub(super) fn body<'a>(
                     label: question.and_then(|q| q.labels.get(v)).unwrap_or(v),
                 })
                 .collect(),
-            cost: q.cost,
+            // The KB's cost; the choice also counted the KB's cost per step.
+            cost: e.cost,
             expected_gain_bits: q.gain,
             answerability: q.answerability,
             help: question.and_then(|q| q.help.as_deref()),

@@ -189,7 +189,8 @@ impl Engine {
         let post = state.posterior(self);
         let ranked = gain::rank_questions(m, &post, state.askable(self));
         let g = gain::expected_gain(m, &post, e);
-        let cost = m.evidence[e].cost;
+        // The KB's cost of the question; the score also counts the cost per step.
+        let cost = m.evidence[e].cost - m.step_cost;
         let outcomes: Vec<Outcome> = explain::outcomes(m, &post, e)
             .into_iter()
             .map(|(v, p, top, tp)| Outcome {
@@ -219,7 +220,7 @@ impl Engine {
             gain: g,
             cost,
             answerability: state.answerability(self, e),
-            score: g * state.answerability(self, e) / cost,
+            score: g * state.answerability(self, e) / m.evidence[e].cost,
             rank: ranked.iter().position(|s| s.evidence == e).map(|r| r + 1),
             candidates: ranked.len(),
             outcomes,
