@@ -263,3 +263,38 @@ fn a_crash_during_save_never_corrupts_the_existing_file() {
     );
     let _: serde_json::Value = serde_json::from_str(&before).unwrap();
 }
+
+#[test]
+fn pasted_text_and_recent_changes_fill_in_facts_and_the_fix_is_offered() {
+    // Pasting at the first prompt, a multi-line :paste, :changed, and a
+    // fix offered with its steps when trying it beats asking.
+    let input = "Error code: 0x904\n:changed update,antivirus\n:paste\nAn authentication error has occurred.\nThis could be due to CredSSP encryption oracle remediation.\n\n:tried patch_credssp_both_sides worked\n:quit\n";
+    let (code, out, err) = run_stdin(&["diagnose"], input.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Quicker: paste what you see"), "{out}");
+    assert!(out.contains("What changed recently? :changed"), "{out}");
+    // The pasted dialog: decoded and turned into a fact.
+    assert!(out.contains("Error code: 0x904: Socket closed"), "{out}");
+    assert!(
+        out.contains("port_reachable = yes    from \"Error code: 0x904\""),
+        "{out}"
+    );
+    // The multi-line paste.
+    assert!(
+        out.contains("credssp_error_shown = yes    from \"CredSSP encryption oracle remediation\""),
+        "{out}"
+    );
+    // The fix is offered with its steps, and asking more stays possible.
+    assert!(
+        out.contains("Try now: Install the CredSSP updates on client and host [patch_credssp_both_sides]"),
+        "{out}"
+    );
+    assert!(out.contains("Then tell me: :tried patch_credssp_both_sides worked"), "{out}");
+    // After the fix, its verification question comes next.
+    let after = &out[out.find(":tried patch_credssp_both_sides worked").unwrap()..];
+    assert!(after.contains("Check 1."), "{after}");
+    // A paste that holds nothing known is said so, and the session goes on.
+    let (code, out, _) = run_stdin(&["diagnose"], b"hello world\n:quit\n");
+    assert_eq!(code, 0);
+    assert!(out.contains("holds nothing I recognise"), "{out}");
+}

@@ -18,6 +18,56 @@ pub fn stderr_color() -> bool {
     use_color(std::io::stderr().is_terminal())
 }
 
+/// The width of the terminal on stdout, when stdout is one.
+pub fn terminal_width() -> Option<usize> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        // SAFETY: TIOCGWINSZ fills a `winsize` we own; a failing call
+        // leaves it zeroed and is ignored.
+        let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+        let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) } == 0;
+        if ok && ws.ws_col >= 20 {
+            return Some(usize::from(ws.ws_col));
+        }
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .filter(|&c: &usize| c >= 20)
+}
+
+/// `text` broken at word boundaries so no line is wider than `width`;
+/// continuation lines start with `indent`. Words longer than a line stay
+/// whole. Without a width (not a terminal) the text is unchanged.
+pub fn wrap(text: &str, first: &str, indent: &str, width: Option<usize>) -> String {
+    let Some(width) = width else {
+        return format!("{first}{text}");
+    };
+    let mut out = String::from(first);
+    let mut col = first.chars().count();
+    let mut line_start = true;
+    for word in text.split_whitespace() {
+        let w = word.chars().count();
+        if !line_start && col + 1 + w > width {
+            out.push('\n');
+            out.push_str(indent);
+            col = indent.chars().count();
+            line_start = true;
+        }
+        if !line_start {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += w;
+        line_start = false;
+    }
+    out
+}
+
 /// Wrap `s` in an ANSI style when `on`.
 pub fn paint(on: bool, code: &str, s: &str) -> String {
     if on {
@@ -78,5 +128,26 @@ pub fn bar(p: f64, width: usize, color: bool) -> String {
         )
     } else {
         format!("{}{}", "#".repeat(filled), ".".repeat(width - filled))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wraps_at_word_boundaries() {
+        let text = "disable NLA on the host as administrator, then reset machinekeys permissions";
+        let out = wrap(text, "  ", "    ", Some(30));
+        for line in out.lines() {
+            assert!(line.chars().count() <= 30, "{line:?}");
+        }
+        assert!(out.contains("administrator,"), "{out}");
+        assert!(out.contains("machinekeys"), "{out}");
+        assert_eq!(
+            out.split_whitespace().collect::<Vec<_>>(),
+            text.split_whitespace().collect::<Vec<_>>()
+        );
+        assert_eq!(wrap(text, "> ", "", None), format!("> {text}"));
     }
 }

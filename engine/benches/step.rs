@@ -101,6 +101,7 @@ pub fn synthetic(n: usize, m: usize, per_evidence: usize, seed: u64) -> Engine {
             risk_costs: RiskCosts::default(),
             unknown_decay: 0.3,
             step_cost: 0.0,
+            recent_changes: BTreeMap::new(),
         },
         causes,
         evidence,

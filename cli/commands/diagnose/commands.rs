@@ -133,6 +133,53 @@ impl Repl<'_> {
                     self.read_files(&[], files.first())?;
                 }
             }
+            ":paste" => {
+                if arg.is_empty() {
+                    println!("Paste the text; an empty line ends it.");
+                    self.paste_buf = Some(String::new());
+                } else {
+                    self.paste(arg)?;
+                }
+            }
+            ":changed" => {
+                let changes = &self.engine.kb.manifest.recent_changes;
+                if arg.is_empty() {
+                    println!("What changed shortly before the failures? Choose any of:");
+                    for (k, c) in changes {
+                        println!("  {k:<12} {}", c.label);
+                    }
+                    println!("e.g. :changed update,antivirus (or :changed none)");
+                    return Ok(Flow::Continue);
+                }
+                let mut sets: Vec<(String, String)> = Vec::new();
+                for choice in arg
+                    .split([',', ' '])
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                {
+                    if choice == "none" || choice == "nothing" {
+                        continue;
+                    }
+                    let Some(c) = changes.get(choice) else {
+                        bail!(
+                            "`{choice}` is not one of: {}",
+                            changes.keys().cloned().collect::<Vec<_>>().join(", ")
+                        );
+                    };
+                    sets.extend(c.sets.iter().map(|(e, v)| (e.clone(), v.clone())));
+                }
+                if sets.is_empty() {
+                    println!("(nothing known to have changed: no facts added)");
+                    return Ok(Flow::Continue);
+                }
+                self.apply(|s, e| {
+                    for (ev, v) in &sets {
+                        s.observe(e, ev, v, Source::User)?;
+                    }
+                    Ok(())
+                })?;
+                self.shown = None;
+            }
             ":probe" => {
                 if arg.is_empty() {
                     bail!("usage: :probe HOST[:PORT]");

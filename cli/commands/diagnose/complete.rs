@@ -121,6 +121,18 @@ pub const COMMANDS: &[CommandSpec] = &[
         arg: ArgKind::File,
     },
     CommandSpec {
+        name: ":paste",
+        args: "[TEXT]",
+        help: "paste an error dialog, an event or a command's output (several lines: end with an empty line); the facts in it are used",
+        arg: ArgKind::None,
+    },
+    CommandSpec {
+        name: ":changed",
+        args: "[CHOICE,...]",
+        help: "what changed recently (update, certificate, antivirus, policy, network): several facts in one answer",
+        arg: ArgKind::None,
+    },
+    CommandSpec {
         name: ":probe",
         args: "HOST[:PORT]",
         help: "probe an RDP endpoint (TCP, negotiation, TLS, certificate) and use what it finds",

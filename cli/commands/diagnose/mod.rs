@@ -41,6 +41,9 @@ pub struct DiagnoseArgs {
     /// Resume a session saved with :save
     #[arg(long, value_name = "FILE")]
     load: Option<PathBuf>,
+    /// The RDP host that fails: it is probed before the first question
+    #[arg(value_name = "HOST[:PORT]")]
+    host: Option<String>,
     /// Probe this RDP endpoint first and use what it finds
     #[arg(long, value_name = "HOST[:PORT]")]
     probe: Option<String>,
@@ -85,7 +88,7 @@ pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
             .observe(&engine, id.trim(), value.trim(), Source::User)
             .with_context(|| format!("--observe {o}"))?;
     }
-    if let Some(target) = &args.probe {
+    if let Some(target) = args.probe.as_ref().or(args.host.as_ref()) {
         repl.probe(target, args.probe_timeout)?;
     }
     if !args.events.is_empty() || args.bundle.is_some() {
@@ -114,6 +117,10 @@ struct Repl<'e> {
     shown: Option<usize>,
     /// The conclusion was shown for the current state.
     concluded: bool,
+    /// Terminal width for wrapping (none when not a terminal).
+    width: Option<usize>,
+    /// Lines gathered by `:paste` until an empty line.
+    paste_buf: Option<String>,
 }
 
 /// What a line asked the loop to do.
@@ -141,6 +148,8 @@ impl<'e> Repl<'e> {
             terminal,
             shown: None,
             concluded: false,
+            width: render::terminal_width(),
+            paste_buf: None,
         }
     }
 
@@ -253,6 +262,16 @@ impl<'e> Repl<'e> {
     }
 
     fn handle(&mut self, line: &str) -> Result<Flow> {
+        if let Some(buf) = self.paste_buf.as_mut() {
+            if !line.is_empty() {
+                buf.push_str(line);
+                buf.push('\n');
+                return Ok(Flow::Continue);
+            }
+            let text = self.paste_buf.take().unwrap_or_default();
+            self.paste(&text)?;
+            return Ok(Flow::Continue);
+        }
         if line.is_empty() {
             self.shown = None; // show the question again
             return Ok(Flow::Continue);
@@ -272,12 +291,19 @@ impl<'e> Repl<'e> {
                 .cloned()
                 .ok_or_else(|| anyhow!("choose 1 to {}, or ? if you don't know", ev.values.len()))?
         } else {
-            self.engine.normalise_value(&ev.id, line).map_err(|_| {
-                anyhow!(
-                    "`{line}` is not an answer: choose 1 to {}, ? or a :command",
-                    ev.values.len()
-                )
-            })?
+            match self.engine.normalise_value(&ev.id, line) {
+                Ok(v) => v,
+                // Not an answer: perhaps something pasted.
+                Err(_) => {
+                    if self.paste(line)? {
+                        return Ok(Flow::Continue);
+                    }
+                    bail!(
+                        "`{line}` is not an answer and holds nothing I recognise: choose 1 to {}, ? or a :command",
+                        ev.values.len()
+                    )
+                }
+            }
         };
         let id = ev.id.clone();
         self.apply(|s, eng| {
@@ -285,6 +311,69 @@ impl<'e> Repl<'e> {
                 .map_err(Into::into)
         })?;
         Ok(Flow::Continue)
+    }
+
+    /// Extract facts from pasted text, show which words said what, and
+    /// apply them. Returns whether anything was found.
+    fn paste(&mut self, text: &str) -> Result<bool> {
+        let found = rootcause_engine::kb::patterns::extract(&self.engine.kb, text)?;
+        self.decode_codes(text);
+        if found.is_empty() {
+            println!("(nothing in that text that I recognise)");
+            return Ok(false);
+        }
+        let text = text.to_string();
+        let mut pasted = Vec::new();
+        self.apply_quiet(|s, e| {
+            pasted = s.observe_text(e, &text)?;
+            Ok(())
+        })?;
+        println!("From what you pasted:");
+        for p in &pasted {
+            let x = &p.extracted;
+            match &p.kept {
+                None => println!("  {} = {}    from \"{}\"", x.evidence, x.value, x.text),
+                Some(k) => println!(
+                    "  {} = {} from \"{}\" (kept your earlier answer, {k})",
+                    x.evidence, x.value, x.text
+                ),
+            }
+        }
+        self.shown = None;
+        let a = self.state.assess(self.engine);
+        self.show_ranking(&a, 5);
+        self.show_advice(&a);
+        Ok(true)
+    }
+
+    /// Explain any mstsc error codes (`Error code: 0x904`, `0x7`) in pasted text.
+    fn decode_codes(&self, text: &str) {
+        use rootcause_engine::kb::codes;
+        let grab = |label: &str| -> Option<u32> {
+            let at = text.to_ascii_lowercase().find(label)?;
+            let rest = text.get(at + label.len()..)?;
+            let token = rest.split_whitespace().next()?;
+            codes::parse_code(token).ok()
+        };
+        let Some(code) =
+            grab("error code:").filter(|_| !text.to_ascii_lowercase().starts_with("extended"))
+        else {
+            return;
+        };
+        let extended = grab("extended error code:");
+        let d = codes::decode(&self.engine.kb.codes, code, extended);
+        if let Some(line) = d.summary() {
+            println!("{}", render::wrap(&line, "Error code: ", "  ", self.width));
+        }
+    }
+
+    /// Change the state (keeping an undo copy) without printing.
+    fn apply_quiet(&mut self, f: impl FnOnce(&mut State, &Engine) -> Result<()>) -> Result<()> {
+        let before = self.state.clone();
+        f(&mut self.state, self.engine)?;
+        self.undo.push(before);
+        self.concluded = false;
+        Ok(())
     }
 
     /// Change the state (keeping an undo copy) and show the new ranking.

@@ -24,8 +24,40 @@ impl Repl<'_> {
             println!("Problem: {}", kb.manifest.problem);
         }
         println!(
-            "Answer with the number of a choice, ? if you don't know, :help for commands, :quit to leave.\n"
+            "Answer with the number of a choice, ? if you don't know, :help for commands, :quit to leave."
         );
+        let changes: Vec<&str> = kb
+            .manifest
+            .recent_changes
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let w = self.width;
+        println!(
+            "{}",
+            render::wrap(
+                "Quicker: paste what you see (the error dialog with its codes, an event, the output of Test-NetConnection or reg query) at any prompt, or :paste for several lines ending with an empty one.",
+                "",
+                "  ",
+                w
+            )
+        );
+        if !changes.is_empty() {
+            println!(
+                "{}\n",
+                render::wrap(
+                    &format!(
+                        "What changed recently? :changed {} (several at once, comma-separated).",
+                        changes.join(",")
+                    ),
+                    "",
+                    "  ",
+                    w
+                )
+            );
+        } else {
+            println!();
+        }
     }
 
     pub(super) fn show_question(&self, e: usize, gain: f64, cost: f64) {
@@ -38,7 +70,13 @@ impl Repl<'_> {
             .question
             .as_ref()
             .map_or(ev.title.as_str(), |q| q.text.as_str());
-        println!("{} {text}", self.paint("1;36", &label));
+        let w = self.width;
+        let head = format!("{label} ");
+        let wrapped = render::wrap(text, &head, "    ", w);
+        println!(
+            "{}",
+            wrapped.replacen(&label, &self.paint("1;36", &label), 1)
+        );
         println!(
             "    [{} | cost {cost} | expected gain {gain:.2} bits]",
             ev.id
@@ -49,11 +87,14 @@ impl Repl<'_> {
                 .as_ref()
                 .and_then(|q| q.labels.get(v))
                 .map_or(v.as_str(), String::as_str);
-            println!("  {}) {label}", i + 1);
+            println!(
+                "{}",
+                render::wrap(label, &format!("  {}) ", i + 1), "     ", w)
+            );
         }
         println!("  ?) I don't know");
         if let Some(help) = ev.question.as_ref().and_then(|q| q.help.as_ref()) {
-            println!("  How to check: {help}");
+            println!("{}", render::wrap(help, "  How to check: ", "    ", w));
         }
     }
 
@@ -92,8 +133,53 @@ impl Repl<'_> {
     }
 
     pub(super) fn show_advice(&self, a: &Assessment) {
-        let a = &a.advice;
-        println!("{} {}\n", self.paint("1;33", "Advice:"), a.reason);
+        let advice = &a.advice;
+        let w = self.width;
+        let head = format!("{} ", self.paint("1;33", "Advice:"));
+        println!("{}\n", render::wrap(&advice.reason, &head, "  ", w));
+        if advice.step == "try_fix"
+            && let Some(fix) = advice.fix.as_deref().and_then(|f| self.engine.kb.fix(f))
+        {
+            self.offer_fix(fix, a.next.is_some());
+        }
+    }
+
+    /// The fix to try now, step by step, with its risk and how to undo it.
+    pub(super) fn offer_fix(&self, fix: &rootcause_engine::kb::model::Fix, can_ask: bool) {
+        let w = self.width;
+        println!(
+            "{}",
+            render::wrap(
+                &format!("{} [{}]", fix.title, fix.id),
+                &format!("{} ", self.paint("1;32", "Try now:")),
+                "  ",
+                w
+            )
+        );
+        for (i, step) in fix.steps.iter().enumerate() {
+            println!(
+                "{}",
+                render::wrap(&step.text, &format!("  {}. ", i + 1), "     ", w)
+            );
+            for c in &step.commands {
+                println!("       {}: {}", c.kind(), c.text());
+            }
+        }
+        if let Some(risk) = &fix.risk {
+            println!("{}", render::wrap(risk, "  Risk: ", "    ", w));
+        }
+        if let Some(revert) = &fix.revert {
+            println!("{}", render::wrap(revert, "  Undo afterwards: ", "    ", w));
+        }
+        let then = if can_ask {
+            format!(
+                "Then tell me: :tried {} worked (or failed). To ask more instead, answer the question below.",
+                fix.id
+            )
+        } else {
+            format!("Then tell me: :tried {} worked (or failed).", fix.id)
+        };
+        println!("{}\n", render::wrap(&then, "  ", "  ", w));
     }
 
     pub(super) fn conclude(&self, a: &Assessment) {

@@ -32,6 +32,28 @@ pub struct Decoded<'a> {
     pub main_reason: Option<&'static str>,
 }
 
+impl Decoded<'_> {
+    /// One line for people: the pair's summary when the KB explains the
+    /// pair, else what each code means; `None` when nothing is known.
+    pub fn summary(&self) -> Option<String> {
+        let codes = match self.extended {
+            Some(x) => format!("{:#x}, extended {x:#x}", self.code),
+            None => format!("{:#x}", self.code),
+        };
+        if let Some(p) = self.pair {
+            return Some(format!("{codes}: {}", p.summary));
+        }
+        let main = self
+            .disconnect
+            .map(|c| c.meaning.clone())
+            .or_else(|| self.main_reason.map(str::to_string))?;
+        Some(match self.extended_entry {
+            Some(x) => format!("{codes}: {main}; {}", x.meaning),
+            None => format!("{codes}: {main}"),
+        })
+    }
+}
+
 /// Main-reason classes of a disconnect code's low byte (fact sheet §1.1).
 pub fn main_reason(code: u32) -> Option<&'static str> {
     Some(match code & 0xff {

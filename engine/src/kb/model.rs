@@ -56,6 +56,21 @@ pub struct Manifest {
     /// reporting back. It makes the engine prefer fewer, surer steps.
     #[serde(default)]
     pub step_cost: f64,
+    /// The intake's "what changed recently?" choices: each choice (e.g.
+    /// `update`) and the evidence values it means. One answer can then
+    /// fill in several variables at once.
+    #[serde(default)]
+    pub recent_changes: BTreeMap<String, RecentChange>,
+}
+
+/// One choice of the intake's "what changed recently?".
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecentChange {
+    /// How the choice is shown.
+    pub label: String,
+    /// Evidence id -> value it sets.
+    pub sets: BTreeMap<String, String>,
 }
 
 /// Extra cost per kind of risk (see [`Fix::lowers_security`] and friends).

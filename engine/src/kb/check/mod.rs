@@ -197,6 +197,20 @@ pub(super) fn check_manifest(c: &mut Checker) {
             "max_questions must be at least 1".into(),
         );
     }
+    for (choice, change) in &m.recent_changes {
+        for (ev, v) in &change.sets {
+            let ok = c.kb.evidence(ev).is_some_and(|e| e.values.contains(v));
+            if !ok {
+                c.err(
+                    "unknown_reference",
+                    "kb.ron",
+                    "recent_changes",
+                    Some(choice),
+                    format!("recent change `{choice}` sets `{ev}` to `{v}`, which is not an evidence value of this KB"),
+                );
+            }
+        }
+    }
 }
 
 /// Report duplicates among `ids` (second and later definitions).
