@@ -345,3 +345,32 @@ fn json_mode_probes_only_allowed_hosts() {
     let v: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["error"]["code"], "not_allowed");
 }
+
+/// `start` with `target` probes the host before the first question, only
+/// when the operator allowed it.
+#[test]
+fn json_start_with_target_probes_first() {
+    let p = FakePeer::start(Mode::Failure(5));
+    let ours = format!("127.0.0.1:{}", p.port);
+    let start = format!(r#"{{"op":"start","id":1,"target":"{ours}","timeout":1}}"#);
+    let (code, out, err) = run_stdin(
+        &["json", "--allow-probe", "127.0.0.1"],
+        format!("{start}\n{}\n", r#"{"op":"start","target":"10.1.2.3"}"#).as_bytes(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["ok"], true, "{:#}", lines[0]);
+    assert_eq!(
+        lines[0]["collected"]["collector"],
+        format!("probe of {ours}")
+    );
+    let obs = lines[0]["state"]["observations"].as_array().unwrap();
+    assert!(obs.iter().any(|o| o["evidence"] == "rdp_negotiation"));
+    assert_eq!(lines[1]["error"]["code"], "not_allowed");
+    let (_, out, _) = run_stdin(&["json"], format!("{start}\n").as_bytes());
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["error"]["code"], "not_allowed");
+}

@@ -286,10 +286,15 @@ fn pasted_text_and_recent_changes_fill_in_facts_and_the_fix_is_offered() {
     );
     // The fix is offered with its steps, and asking more stays possible.
     assert!(
-        out.contains("Try now: Install the CredSSP updates on client and host [patch_credssp_both_sides]"),
+        out.contains(
+            "Try now: Install the CredSSP updates on client and host [patch_credssp_both_sides]"
+        ),
         "{out}"
     );
-    assert!(out.contains("Then tell me: :tried patch_credssp_both_sides worked"), "{out}");
+    assert!(
+        out.contains("Then tell me: :tried patch_credssp_both_sides worked"),
+        "{out}"
+    );
     // After the fix, its verification question comes next.
     let after = &out[out.find(":tried patch_credssp_both_sides worked").unwrap()..];
     assert!(after.contains("Check 1."), "{after}");

@@ -112,6 +112,20 @@ impl Server {
                 }
                 state = State::new(&engine);
                 apply_observations(&engine, &mut state, req.get("observations"))?;
+                if req.contains_key("target") {
+                    // The host is probed before the first question, if the
+                    // operator allowed it.
+                    let Some(collector) = self.collector.as_mut() else {
+                        return Err(ProtoError::new(
+                            "not_allowed",
+                            "`target` needs probing, which is off; the operator can allow it with `rootcause json --allow-probe HOST,...`",
+                        ));
+                    };
+                    let (label, facts) = collector.collect("rdp_probe", req)?;
+                    let n = facts.len();
+                    state.add_facts(&engine, facts, &label)?;
+                    extra.insert("collected".into(), json!({"collector": label, "facts": n}));
+                }
                 if req.contains_key("text") {
                     let pasted = state.observe_text(&engine, str_field(req, "text")?)?;
                     extra.insert("extracted".into(), json!(pasted));
