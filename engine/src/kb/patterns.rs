@@ -4,18 +4,24 @@
 //!
 //! Patterns are data: each is a regular expression of the `regex` crate
 //! (linear time in the text, so a pattern cannot be made to run away) and
-//! the evidence values it sets. Text is bounded ([`MAX_TEXT_BYTES`]) and
+//! the evidence values it sets. They match ASCII case-insensitively over
+//! the text's bytes: the texts they are for (dialogs, events, command
+//! output) are matched on ASCII words, and Unicode case folding would cost
+//! more to compile than the rest of loading a KB. Text is bounded ([`MAX_TEXT_BYTES`]) and
 //! must be text: non-UTF-8 or binary input is refused with a clear error.
 //! Every extracted value names the pattern and the words that matched, so
 //! the user sees which words said what.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
+use once_cell::sync::Lazy;
+use regex::bytes::{Regex, RegexBuilder};
 use serde::Serialize;
 use thiserror::Error;
 
 use crate::kb::load::Kb;
-use crate::kb::rules;
+use crate::kb::rules::{MAX_REGEX_BYTES, MAX_REGEX_LEN};
 
 /// Largest text accepted at once.
 pub const MAX_TEXT_BYTES: usize = 1 << 20;
@@ -77,7 +83,10 @@ pub fn extract(kb: &Kb, text: &str) -> Result<Vec<Extracted>, TextError> {
     let mut seen: BTreeMap<&str, ()> = BTreeMap::new();
     for p in &kb.patterns {
         let Ok(re) = compiled(&p.regex) else { continue };
-        let Some(m) = re.find(text) else { continue };
+        let Some(m) = re.find(text.as_bytes()) else {
+            continue;
+        };
+        let matched = String::from_utf8_lossy(m.as_bytes());
         for (evidence, value) in &p.sets {
             if seen.insert(evidence.as_str(), ()).is_some() {
                 continue;
@@ -86,16 +95,45 @@ pub fn extract(kb: &Kb, text: &str) -> Result<Vec<Extracted>, TextError> {
                 evidence: evidence.clone(),
                 value: value.clone(),
                 pattern: p.id.clone(),
-                text: shorten(m.as_str()),
+                text: shorten(&matched),
             });
         }
     }
     Ok(out)
 }
 
-/// The pattern compiled case-insensitively (cached, size-bounded).
-pub fn compiled(pattern: &str) -> Result<std::sync::Arc<regex::Regex>, String> {
-    rules::regex(&format!("(?i){pattern}"))
+static CACHE: Lazy<Mutex<HashMap<String, Arc<Regex>>>> = Lazy::new(Default::default);
+
+/// The pattern compiled ASCII-case-insensitively over bytes (cached,
+/// size-bounded).
+pub fn compiled(pattern: &str) -> Result<Arc<Regex>, String> {
+    if let Ok(cache) = CACHE.lock()
+        && let Some(r) = cache.get(pattern)
+    {
+        return Ok(r.clone());
+    }
+    if pattern.len() > MAX_REGEX_LEN {
+        return Err(format!("regex longer than {MAX_REGEX_LEN} characters"));
+    }
+    let re = RegexBuilder::new(pattern)
+        .case_insensitive(true)
+        .unicode(false)
+        .size_limit(MAX_REGEX_BYTES)
+        .dfa_size_limit(MAX_REGEX_BYTES)
+        .build()
+        .map_err(|e| {
+            let text = e.to_string();
+            text.lines()
+                .last()
+                .unwrap_or("invalid regex")
+                .trim_start_matches("error: ")
+                .to_string()
+        })?;
+    let re = Arc::new(re);
+    if let Ok(mut cache) = CACHE.lock() {
+        cache.insert(pattern.to_string(), re.clone());
+    }
+    Ok(re)
 }
 
 fn shorten(s: &str) -> String {

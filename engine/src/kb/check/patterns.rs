@@ -71,7 +71,7 @@ pub(super) fn check_patterns(c: &mut Checker) {
         }
         let Some(re) = re else { continue };
         for ex in &p.examples {
-            if !re.is_match(ex) {
+            if !re.is_match(ex.as_bytes()) {
                 c.err(
                     "example_fails",
                     file,
@@ -82,7 +82,7 @@ pub(super) fn check_patterns(c: &mut Checker) {
             }
         }
         for ex in &p.counter_examples {
-            if re.is_match(ex) {
+            if re.is_match(ex.as_bytes()) {
                 c.err(
                     "counter_example_matches",
                     file,
