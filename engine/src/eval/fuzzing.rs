@@ -153,6 +153,18 @@ pub fn evidence_bundle(data: &[u8]) {
     let _ = bundle::parse_bundle(&ENGINE, data, "fuzz");
 }
 
+/// Text a user pastes: any bytes, through the KB's patterns and into a
+/// session.
+pub fn pasted_text(data: &[u8]) {
+    if let Ok(found) = crate::kb::patterns::extract_bytes(&ENGINE.kb, data) {
+        assert!(found.len() <= ENGINE.kb.evidence.len());
+        let mut state = State::new(&ENGINE);
+        if let Ok(text) = std::str::from_utf8(data) {
+            let _ = state.observe_text(&ENGINE, text);
+        }
+    }
+}
+
 /// A fuzz target: bytes in, no panic.
 pub type Target = fn(&[u8]);
 
@@ -166,4 +178,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("certificate", certificate),
     ("event_log", event_log),
     ("evidence_bundle", evidence_bundle),
+    ("pasted_text", pasted_text),
 ];
