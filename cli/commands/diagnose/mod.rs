@@ -121,6 +121,8 @@ struct Repl<'e> {
     width: Option<usize>,
     /// Lines gathered by `:paste` until an empty line.
     paste_buf: Option<String>,
+    /// The fix whose steps were shown last, so they are not repeated.
+    offered: std::cell::RefCell<Option<String>>,
 }
 
 /// What a line asked the loop to do.
@@ -150,6 +152,7 @@ impl<'e> Repl<'e> {
             concluded: false,
             width: render::terminal_width(),
             paste_buf: None,
+            offered: std::cell::RefCell::new(None),
         }
     }
 

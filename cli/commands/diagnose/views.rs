@@ -140,7 +140,23 @@ impl Repl<'_> {
         if advice.step == "try_fix"
             && let Some(fix) = advice.fix.as_deref().and_then(|f| self.engine.kb.fix(f))
         {
-            self.offer_fix(fix, a.next.is_some());
+            if self.offered.replace(Some(fix.id.clone())).as_ref() == Some(&fix.id) {
+                // Shown already: a reminder, not the steps again.
+                println!(
+                    "{}\n",
+                    render::wrap(
+                        &format!(
+                            "Still advised: {} (steps above, :fixes shows them again); :tried {} worked (or failed) when done.",
+                            fix.id, fix.id
+                        ),
+                        "  ",
+                        "  ",
+                        w
+                    )
+                );
+            } else {
+                self.offer_fix(fix, a.next.is_some());
+            }
         }
     }
 
