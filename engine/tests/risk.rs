@@ -35,6 +35,22 @@ fn no_security_lowering_fix_comes_first_without_evidence() {
     }
 }
 
+#[test]
+fn failed_fixes_alone_do_not_bring_a_security_lowering_test_forward() {
+    let engine = Engine::embedded().unwrap();
+    let mut state = State::new(&engine);
+    // Nothing points at NLA, CredSSP or antivirus; the likely fixes fail one
+    // after another.
+    for _ in 0..6 {
+        let first = first_fix(&engine, &state);
+        assert!(
+            !lowers_security(&engine, &first),
+            "`{first}` is advised after failed fixes alone"
+        );
+        state.fix_result(&engine, &first, false).unwrap();
+    }
+}
+
 fn plan_rank(engine: &Engine, state: &State, fix: &str) -> usize {
     let a = state.assess(engine);
     a.plan

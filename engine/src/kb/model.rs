@@ -83,6 +83,10 @@ pub struct RiskCosts {
     pub needs_reboot: f64,
     #[serde(default = "default_downtime_risk")]
     pub needs_downtime: f64,
+    /// A fix that lowers security is planned only once the cause it
+    /// resolves best is at least this likely: a fact must point at it.
+    #[serde(default)]
+    pub security_gate: f64,
 }
 
 impl Default for RiskCosts {
@@ -91,6 +95,7 @@ impl Default for RiskCosts {
             lowers_security: default_security_risk(),
             needs_reboot: default_reboot_risk(),
             needs_downtime: default_downtime_risk(),
+            security_gate: 0.0,
         }
     }
 }

@@ -143,7 +143,8 @@ impl State {
         let m = &engine.model;
         let (post, contradiction) = posterior::posterior(m, &self.findings(engine));
         let ranking = posterior::ranking(&post);
-        let tried = self.excluded_fixes(engine);
+        let mut tried = self.excluded_fixes(engine);
+        tried.extend(gated_fixes(engine, &post));
         let plan = plan::plan(m, &post, &tried);
         let ecr = plan::ecr(m, &post, &plan);
 
@@ -278,4 +279,24 @@ fn advise(
             reason: "no question or untried fix is left: escalate with the report".into(),
         },
     }
+}
+
+/// Fixes that lower security while no fact points at their cause: the
+/// cause each resolves best is less likely than the KB's `security_gate`.
+fn gated_fixes(engine: &Engine, post: &[f64]) -> Vec<usize> {
+    let gate = engine.kb.manifest.risk_costs.security_gate;
+    let m = &engine.model;
+    engine
+        .kb
+        .fixes
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.lowers_security && gate > 0.0)
+        .filter(|&(i, _)| {
+            let s = &m.fixes[i].success;
+            let primary = (0..s.len()).max_by(|&a, &b| s[a].total_cmp(&s[b]).then(b.cmp(&a)));
+            primary.is_none_or(|c| post[c] < gate)
+        })
+        .map(|(i, _)| i)
+        .collect()
 }
