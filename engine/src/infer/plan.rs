@@ -66,6 +66,27 @@ pub fn eco(
     tried: &[usize],
     answerability: f64,
 ) -> f64 {
+    eco_with(
+        model,
+        post,
+        evidence,
+        tried,
+        &|_, _| tried.to_vec(),
+        answerability,
+    )
+}
+
+/// As [`eco`], with the fixes out of the plan after each answer given by
+/// `excluded_after(value, posterior after it)`: an answer can make a fix
+/// applicable (or a fact point at a test's cause).
+pub fn eco_with(
+    model: &Model,
+    post: &[f64],
+    evidence: usize,
+    tried: &[usize],
+    excluded_after: &dyn Fn(usize, &[f64]) -> Vec<usize>,
+    answerability: f64,
+) -> f64 {
     let a = answerability.clamp(0.0, 1.0);
     let pv = gain::predictive(model, post, evidence);
     let mut total = model.evidence[evidence].cost;
@@ -77,7 +98,8 @@ pub fn eco(
             continue;
         }
         let after = posterior::update(model, post, evidence, v);
-        total += a * p * ecr(model, &after, &plan(model, &after, tried));
+        let out = excluded_after(v, &after);
+        total += a * p * ecr(model, &after, &plan(model, &after, &out));
     }
     total
 }

@@ -74,8 +74,17 @@ impl State {
     /// Fixes out of the plan: tried already, or their `applies_if` does not
     /// hold (yet).
     pub fn excluded_fixes(&self, engine: &Engine) -> Vec<usize> {
+        self.excluded_fixes_with(engine, None)
+    }
+
+    /// As [`State::excluded_fixes`], as if `answer` (evidence, value) had
+    /// been given too.
+    pub fn excluded_fixes_with(&self, engine: &Engine, answer: Option<(&str, &str)>) -> Vec<usize> {
         let m = &engine.model;
-        let lookup = |name: &str| self.lookup(name);
+        let lookup = |name: &str| match answer {
+            Some((e, v)) if e == name => Some(Value::Text(v.to_string())),
+            _ => self.lookup(name),
+        };
         let mut out: Vec<usize> = self
             .fixes
             .iter()
@@ -193,7 +202,7 @@ impl State {
             None
         };
         let next = if done.is_some() { None } else { best };
-        let advice = advise(engine, &post, next, &plan, ecr, &tried, done);
+        let advice = advise(self, engine, &post, next, &plan, ecr, &tried, done);
         Assessment {
             posterior: post,
             ranking,
@@ -206,7 +215,9 @@ impl State {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn advise(
+    state: &State,
     engine: &Engine,
     post: &[f64],
     next: Option<gain::Scored>,
@@ -228,7 +239,16 @@ fn advise(
     }
     match (next, top_fix) {
         (Some(q), Some(fix)) => {
-            let eco = plan::eco(m, post, q.evidence, tried, q.answerability);
+            // After an answer, other fixes may apply (`applies_if`) and a
+            // fact may point at a security test's cause.
+            let id = &m.evidence[q.evidence].id;
+            let after_answer = |v: usize, after: &[f64]| -> Vec<usize> {
+                let value = &m.evidence[q.evidence].values[v];
+                let mut out = state.excluded_fixes_with(engine, Some((id, value)));
+                out.extend(gated_fixes(engine, after));
+                out
+            };
+            let eco = plan::eco_with(m, post, q.evidence, tried, &after_answer, q.answerability);
             let qid = &m.evidence[q.evidence].id;
             if eco < ecr {
                 Advice {
