@@ -100,6 +100,7 @@ fn build(
                 id: format!("f{i}"),
                 cost: *cost as f64,
                 risk_cost: 0.0,
+                primary: rootcause_engine::infer::primary_cause(&success),
                 success,
             }
         })

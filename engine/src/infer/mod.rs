@@ -64,6 +64,8 @@ pub struct FixModel {
     pub cost: f64,
     /// What the fix's risks (lowering security, a reboot, downtime) add.
     pub risk_cost: f64,
+    /// The cause the fix resolves best (the first of equals).
+    pub primary: usize,
     /// Success probability per cause (0 for causes it does not resolve and for `other`).
     pub success: Vec<f64>,
 }
@@ -91,6 +93,13 @@ pub struct Model {
 }
 
 /// Entropy in bits of a distribution (terms with p = 0 count 0).
+/// The index of the largest success probability (the first of equals).
+pub fn primary_cause(success: &[f64]) -> usize {
+    (0..success.len())
+        .max_by(|&a, &b| success[a].total_cmp(&success[b]).then(b.cmp(&a)))
+        .unwrap_or(0)
+}
+
 pub fn entropy_bits(p: impl IntoIterator<Item = f64>) -> f64 {
     p.into_iter()
         .filter(|&x| x > 0.0)
@@ -161,14 +170,16 @@ impl Model {
                 .filter(|(flag, _)| *flag)
                 .map(|(_, c)| c.max(0.0))
                 .sum::<f64>();
+                let success: Vec<f64> = causes
+                    .iter()
+                    .map(|c| f.resolves.get(c).copied().unwrap_or(0.0).clamp(0.0, 1.0))
+                    .collect();
                 FixModel {
                     id: f.id.clone(),
                     cost: f.cost + risk_cost + step,
                     risk_cost,
-                    success: causes
-                        .iter()
-                        .map(|c| f.resolves.get(c).copied().unwrap_or(0.0).clamp(0.0, 1.0))
-                        .collect(),
+                    primary: primary_cause(&success),
+                    success,
                 }
             })
             .collect();

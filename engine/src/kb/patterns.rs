@@ -21,7 +21,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::kb::load::Kb;
-use crate::kb::rules::{MAX_REGEX_BYTES, MAX_REGEX_LEN};
+use crate::kb::rules::{MAX_REGEX_BYTES, MAX_REGEX_LEN, regex_error_gist};
 
 /// Largest text accepted at once.
 pub const MAX_TEXT_BYTES: usize = 1 << 20;
@@ -121,14 +121,7 @@ pub fn compiled(pattern: &str) -> Result<Arc<Regex>, String> {
         .size_limit(MAX_REGEX_BYTES)
         .dfa_size_limit(MAX_REGEX_BYTES)
         .build()
-        .map_err(|e| {
-            let text = e.to_string();
-            text.lines()
-                .last()
-                .unwrap_or("invalid regex")
-                .trim_start_matches("error: ")
-                .to_string()
-        })?;
+        .map_err(|e| regex_error_gist(&e))?;
     let re = Arc::new(re);
     if let Ok(mut cache) = CACHE.lock() {
         cache.insert(pattern.to_string(), re.clone());

@@ -22,6 +22,17 @@ pub const MAX_REGEX_LEN: usize = 1000;
 
 static REGEX_CACHE: Lazy<Mutex<HashMap<String, Arc<Regex>>>> = Lazy::new(Default::default);
 
+/// The gist of a regex error: the `regex` crate's message spans several
+/// lines with a caret; its last line says what is wrong.
+pub fn regex_error_gist(e: &regex::Error) -> String {
+    let text = e.to_string();
+    text.lines()
+        .last()
+        .unwrap_or("invalid regex")
+        .trim_start_matches("error: ")
+        .to_string()
+}
+
 /// Compile a KB regex (cached), with bounded size.
 pub fn regex(pattern: &str) -> Result<Arc<Regex>, String> {
     if let Ok(cache) = REGEX_CACHE.lock()
@@ -36,15 +47,7 @@ pub fn regex(pattern: &str) -> Result<Arc<Regex>, String> {
         .size_limit(MAX_REGEX_BYTES)
         .dfa_size_limit(MAX_REGEX_BYTES)
         .build()
-        .map_err(|e| {
-            // regex's message spans several lines with a caret; keep the gist.
-            let text = e.to_string();
-            text.lines()
-                .last()
-                .unwrap_or("invalid regex")
-                .trim_start_matches("error: ")
-                .to_string()
-        })?;
+        .map_err(|e| regex_error_gist(&e))?;
     let re = Arc::new(re);
     if let Ok(mut cache) = REGEX_CACHE.lock() {
         cache.insert(pattern.to_string(), re.clone());

@@ -312,11 +312,7 @@ fn gated_fixes(engine: &Engine, post: &[f64]) -> Vec<usize> {
         .iter()
         .enumerate()
         .filter(|(_, f)| f.lowers_security && gate > 0.0)
-        .filter(|&(i, _)| {
-            let s = &m.fixes[i].success;
-            let primary = (0..s.len()).max_by(|&a, &b| s[a].total_cmp(&s[b]).then(b.cmp(&a)));
-            primary.is_none_or(|c| post[c] < gate)
-        })
+        .filter(|&(i, _)| post.get(m.fixes[i].primary).is_none_or(|&p| p < gate))
         .map(|(i, _)| i)
         .collect()
 }
