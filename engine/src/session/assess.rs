@@ -50,7 +50,7 @@ pub struct Assessment {
     pub contradiction: bool,
     /// The best question (`None` when done or nothing is worth asking).
     pub next: Option<gain::Scored>,
-    /// Untried fixes, best `P/C` first.
+    /// Untried, applicable fixes, best `P/C` first.
     pub plan: Vec<Planned>,
     pub advice: Advice,
     pub done: Option<Done>,
@@ -152,9 +152,9 @@ impl State {
         let m = &engine.model;
         let (post, contradiction) = posterior::posterior(m, &self.findings(engine));
         let ranking = posterior::ranking(&post);
-        let mut tried = self.excluded_fixes(engine);
-        tried.extend(gated_fixes(engine, &post));
-        let plan = plan::plan(m, &post, &tried);
+        let mut excluded = self.excluded_fixes(engine);
+        excluded.extend(gated_fixes(engine, &post));
+        let plan = plan::plan(m, &post, &excluded);
         let ecr = plan::ecr(m, &post, &plan);
 
         if let Some(fix) = &self.verifying {
@@ -202,7 +202,7 @@ impl State {
             None
         };
         let next = if done.is_some() { None } else { best };
-        let advice = advise(self, engine, &post, next, &plan, ecr, &tried, done);
+        let advice = advise(self, engine, &post, next, &plan, ecr, &excluded, done);
         Assessment {
             posterior: post,
             ranking,
@@ -223,7 +223,7 @@ fn advise(
     next: Option<gain::Scored>,
     plan: &[Planned],
     ecr: f64,
-    tried: &[usize],
+    excluded: &[usize],
     done: Option<Done>,
 ) -> Advice {
     let m = &engine.model;
@@ -241,15 +241,21 @@ fn advise(
         (Some(q), Some(fix)) => {
             // After an answer, other fixes may apply (`applies_if`) and a
             // fact may point at a security test's cause.
-            let id = &m.evidence[q.evidence].id;
+            let qid = &m.evidence[q.evidence].id;
             let after_answer = |v: usize, after: &[f64]| -> Vec<usize> {
                 let value = &m.evidence[q.evidence].values[v];
-                let mut out = state.excluded_fixes_with(engine, Some((id, value)));
+                let mut out = state.excluded_fixes_with(engine, Some((qid, value)));
                 out.extend(gated_fixes(engine, after));
                 out
             };
-            let eco = plan::eco_with(m, post, q.evidence, tried, &after_answer, q.answerability);
-            let qid = &m.evidence[q.evidence].id;
+            let eco = plan::eco_with(
+                m,
+                post,
+                q.evidence,
+                excluded,
+                &after_answer,
+                q.answerability,
+            );
             if eco < ecr {
                 Advice {
                     step: "ask",
