@@ -303,3 +303,52 @@ fn pasted_text_and_recent_changes_fill_in_facts_and_the_fix_is_offered() {
     assert_eq!(code, 0);
     assert!(out.contains("holds nothing I recognise"), "{out}");
 }
+
+#[test]
+fn long_lines_wrap_at_word_boundaries_in_a_narrow_terminal() {
+    let home = temp_dir("pty-narrow");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rootcause"));
+    cmd.arg("diagnose")
+        .env("NO_COLOR", "1")
+        .env("HOME", &home)
+        .env("COLUMNS", "40")
+        .env_remove("XDG_DATA_HOME");
+    let mut p = Session::spawn(cmd).expect("spawn in a pty");
+    let _ = p.get_process_mut().set_window_size(40, 24);
+    p.set_expect_timeout(Some(Duration::from_secs(20)));
+    let c = p.expect("answer> ").unwrap();
+    let screen = text(&c);
+    // The header, question, answers and help are wrapped to 40 columns,
+    // at spaces: every word of the question's help appears whole.
+    // What the terminal shows: without rustyline's control sequences.
+    let shown = strip_ansi(&screen);
+    let long: Vec<&str> = shown
+        .lines()
+        .map(|l| l.rsplit('\r').next().unwrap_or(l))
+        .filter(|l| l.chars().count() > 40 && l.trim().contains(' '))
+        .collect();
+    assert!(long.is_empty(), "lines over 40 columns: {long:#?}");
+    assert!(screen.contains("Quicker: paste what"), "{screen}");
+    assert!(screen.contains("RD Gateway server name means"), "{screen}");
+    p.send_line(":quit").unwrap();
+    p.expect(Eof).unwrap();
+}
+
+/// `text` without ANSI escape sequences (ESC [ … letter).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

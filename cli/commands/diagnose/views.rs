@@ -9,10 +9,10 @@ impl Repl<'_> {
 
     pub(super) fn header(&self) {
         let kb = &self.engine.kb;
+        let w = self.width;
         let questions = kb.evidence.iter().filter(|e| e.question.is_some()).count();
-        println!(
-            "{} {} ({} {}: {} causes, {} questions, {} fixes)",
-            self.paint("1", "rootcause:"),
+        let title = format!(
+            "{} ({} {}: {} causes, {} questions, {} fixes)",
             kb.manifest.title,
             kb.manifest.id,
             kb.manifest.version,
@@ -20,11 +20,22 @@ impl Repl<'_> {
             questions,
             kb.fixes.len()
         );
+        let head = format!("{} ", self.paint("1", "rootcause:"));
+        println!("{}", render::wrap(&title, &head, "  ", w));
         if !kb.manifest.problem.is_empty() {
-            println!("Problem: {}", kb.manifest.problem);
+            println!(
+                "{}",
+                render::wrap(&kb.manifest.problem, "Problem: ", "  ", w)
+            );
         }
         println!(
-            "Answer with the number of a choice, ? if you don't know, :help for commands, :quit to leave."
+            "{}",
+            render::wrap(
+                "Answer with the number of a choice, ? if you don't know, :help for commands, :quit to leave.",
+                "",
+                "  ",
+                w
+            )
         );
         let changes: Vec<&str> = kb
             .manifest
@@ -32,7 +43,6 @@ impl Repl<'_> {
             .keys()
             .map(String::as_str)
             .collect();
-        let w = self.width;
         println!(
             "{}",
             render::wrap(
@@ -47,8 +57,8 @@ impl Repl<'_> {
                 "{}\n",
                 render::wrap(
                     &format!(
-                        "What changed recently? :changed {} (several at once, comma-separated).",
-                        changes.join(",")
+                        "What changed recently? :changed with any of {} (several at once, comma-separated).",
+                        changes.join(", ")
                     ),
                     "",
                     "  ",
@@ -78,8 +88,13 @@ impl Repl<'_> {
             wrapped.replacen(&label, &self.paint("1;36", &label), 1)
         );
         println!(
-            "    [{} | cost {cost} | expected gain {gain:.2} bits]",
-            ev.id
+            "{}",
+            render::wrap(
+                &format!("[{} | cost {cost} | expected gain {gain:.2} bits]", ev.id),
+                "    ",
+                "     ",
+                w
+            )
         );
         for (i, v) in ev.values.iter().enumerate() {
             let label = ev
