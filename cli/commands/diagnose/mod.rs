@@ -172,7 +172,11 @@ impl<'e> Repl<'e> {
             let assessment = self.state.assess(self.engine);
             match assessment.next {
                 Some(q) if self.shown != Some(q.evidence) => {
-                    self.show_question(q.evidence, q.gain, q.cost - self.engine.model.step_cost);
+                    self.show_question(
+                        q.evidence,
+                        q.gain,
+                        self.engine.kb.evidence[q.evidence].cost,
+                    );
                     self.shown = Some(q.evidence);
                 }
                 None if !self.concluded => {
@@ -319,18 +323,15 @@ impl<'e> Repl<'e> {
     /// Extract facts from pasted text, show which words said what, and
     /// apply them. Returns whether anything was found.
     fn paste(&mut self, text: &str) -> Result<bool> {
-        let found = rootcause_engine::kb::patterns::extract(&self.engine.kb, text)?;
         self.decode_codes(text);
-        if found.is_empty() {
+        let before = self.state.clone();
+        let pasted = self.state.observe_text(self.engine, text)?;
+        if pasted.is_empty() {
             println!("(nothing in that text that I recognise)");
             return Ok(false);
         }
-        let text = text.to_string();
-        let mut pasted = Vec::new();
-        self.apply_quiet(|s, e| {
-            pasted = s.observe_text(e, &text)?;
-            Ok(())
-        })?;
+        self.undo.push(before);
+        self.concluded = false;
         println!("From what you pasted:");
         for p in &pasted {
             let x = &p.extracted;
@@ -352,15 +353,15 @@ impl<'e> Repl<'e> {
     /// Explain any mstsc error codes (`Error code: 0x904`, `0x7`) in pasted text.
     fn decode_codes(&self, text: &str) {
         use rootcause_engine::kb::codes;
+        let lower = text.to_ascii_lowercase();
         let grab = |label: &str| -> Option<u32> {
-            let at = text.to_ascii_lowercase().find(label)?;
+            let at = lower.find(label)?;
             let rest = text.get(at + label.len()..)?;
             let token = rest.split_whitespace().next()?;
             codes::parse_code(token).ok()
         };
-        let Some(code) =
-            grab("error code:").filter(|_| !text.to_ascii_lowercase().starts_with("extended"))
-        else {
+        // The first "error code:" is the extended one when nothing precedes it.
+        let Some(code) = grab("error code:").filter(|_| !lower.starts_with("extended")) else {
             return;
         };
         let extended = grab("extended error code:");
@@ -368,15 +369,6 @@ impl<'e> Repl<'e> {
         if let Some(line) = d.summary() {
             println!("{}", render::wrap(&line, "Error code: ", "  ", self.width));
         }
-    }
-
-    /// Change the state (keeping an undo copy) without printing.
-    fn apply_quiet(&mut self, f: impl FnOnce(&mut State, &Engine) -> Result<()>) -> Result<()> {
-        let before = self.state.clone();
-        f(&mut self.state, self.engine)?;
-        self.undo.push(before);
-        self.concluded = false;
-        Ok(())
     }
 
     /// Change the state (keeping an undo copy) and show the new ranking.

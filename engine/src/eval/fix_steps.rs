@@ -120,7 +120,7 @@ pub fn run(engine: &Engine, mut state: State, user: &mut dyn User) -> Run {
             let value = user.answer(engine, &state, q.evidence);
             r.steps += 1;
             r.questions += 1;
-            r.cost += m.evidence[q.evidence].cost - m.step_cost;
+            r.cost += engine.kb.evidence[q.evidence].cost;
             r.trail.push(format!("{id}={value}"));
             if state.observe(engine, &id, &value, Source::User).is_err() {
                 break;

@@ -12,7 +12,7 @@
 //! Every extracted value names the pattern and the words that matched, so
 //! the user sees which words said what.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use once_cell::sync::Lazy;
@@ -80,7 +80,7 @@ pub fn extract(kb: &Kb, text: &str) -> Result<Vec<Extracted>, TextError> {
         return Err(TextError::Binary(at));
     }
     let mut out: Vec<Extracted> = Vec::new();
-    let mut seen: BTreeMap<&str, ()> = BTreeMap::new();
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
     for p in &kb.patterns {
         let Ok(re) = compiled(&p.regex) else { continue };
         let Some(m) = re.find(text.as_bytes()) else {
@@ -88,7 +88,7 @@ pub fn extract(kb: &Kb, text: &str) -> Result<Vec<Extracted>, TextError> {
         };
         let matched = String::from_utf8_lossy(m.as_bytes());
         for (evidence, value) in &p.sets {
-            if seen.insert(evidence.as_str(), ()).is_some() {
+            if !seen.insert(evidence.as_str()) {
                 continue;
             }
             out.push(Extracted {

@@ -190,7 +190,8 @@ impl Engine {
         let ranked = gain::rank_questions(m, &post, state.askable(self));
         let g = gain::expected_gain(m, &post, e);
         // The KB's cost of the question; the score also counts the cost per step.
-        let cost = m.evidence[e].cost - m.step_cost;
+        let cost = self.kb.evidence[e].cost;
+        let answerability = state.answerability(self, e);
         let outcomes: Vec<Outcome> = explain::outcomes(m, &post, e)
             .into_iter()
             .map(|(v, p, top, tp)| Outcome {
@@ -219,8 +220,8 @@ impl Engine {
             evidence: evidence.to_string(),
             gain: g,
             cost,
-            answerability: state.answerability(self, e),
-            score: g * state.answerability(self, e) / m.evidence[e].cost,
+            answerability,
+            score: g * answerability / m.evidence[e].cost,
             rank: ranked.iter().position(|s| s.evidence == e).map(|r| r + 1),
             candidates: ranked.len(),
             outcomes,
