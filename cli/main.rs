@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use commands::{bench, collect, decode, diagnose, json, kb, probe};
+use commands::{bench, collect, decode, diagnose, json, kb, mcp, probe};
 use shared::engine;
 
 #[derive(Parser)]
@@ -34,6 +34,33 @@ struct KbArg {
     kb: Option<PathBuf>,
 }
 
+#[derive(Args)]
+struct McpArgs {
+    #[command(flatten)]
+    kb: KbArg,
+    /// List the `probe_rdp` tool, for these hosts and CIDR blocks only (comma-separated)
+    #[arg(long, value_name = "HOST,CIDR,...")]
+    allow_probe: Vec<String>,
+    /// Serve streamable HTTP on this address (e.g. 127.0.0.1:8808) instead of stdio
+    #[arg(long, value_name = "ADDR")]
+    http: Option<String>,
+    /// Require `Authorization: Bearer TOKEN` (needed to bind a non-loopback address)
+    #[arg(long, env = "ROOTCAUSE_MCP_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// File holding the key that signs session tokens (default: $ROOTCAUSE_SESSION_KEY, else a key for this process only)
+    #[arg(long, value_name = "FILE")]
+    session_key_file: Option<PathBuf>,
+    /// Largest HTTP request body, in bytes
+    #[arg(long, default_value_t = 2 << 20)]
+    max_body: usize,
+    /// HTTP requests handled at once; more get 503
+    #[arg(long, default_value_t = 256)]
+    max_concurrent: usize,
+    /// Seconds an idle HTTP connection is kept
+    #[arg(long, default_value_t = 30.0)]
+    idle_timeout: f64,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Diagnose interactively: answers in, ranked causes and fixes out
@@ -42,10 +69,12 @@ enum Command {
     Json {
         #[command(flatten)]
         kb: KbArg,
-        /// Let the `collect` op probe these hosts (comma-separated); nothing else runs
-        #[arg(long, value_name = "HOST,...")]
+        /// Let the `collect` op probe these hosts and CIDR blocks (comma-separated); nothing else runs
+        #[arg(long, value_name = "HOST,CIDR,...")]
         allow_probe: Vec<String>,
     },
+    /// Serve the engine as an MCP server (Model Context Protocol) on stdio or streamable HTTP
+    Mcp(McpArgs),
     /// Knowledge-base tools for contributors
     #[command(subcommand)]
     Kb(KbCommand),
@@ -215,6 +244,25 @@ fn main() -> ExitCode {
         Command::Diagnose(args) => diagnose::run(args),
         Command::Json { kb, allow_probe } => match engine::load_engine(kb.kb.as_deref()) {
             Ok(engine) => json::run(engine, &allow_probe),
+            Err(code) => Ok(code),
+        },
+        Command::Mcp(args) => match engine::load_engine(args.kb.kb.as_deref()) {
+            Ok(engine) => mcp::run(
+                engine,
+                mcp::Options {
+                    allow_probe: args.allow_probe,
+                    http: args.http,
+                    token: args.token,
+                    session_key_file: args.session_key_file,
+                    limits: mcp::Limits {
+                        max_body: args.max_body,
+                        max_concurrent: args.max_concurrent,
+                        idle: std::time::Duration::from_secs_f64(
+                            args.idle_timeout.clamp(0.1, 86_400.0),
+                        ),
+                    },
+                },
+            ),
             Err(code) => Ok(code),
         },
         Command::Kb(KbCommand::Check {

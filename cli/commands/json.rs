@@ -1,8 +1,8 @@
 //! `rootcause json`: the JSON lines protocol on stdin/stdout.
 //!
 //! Collectors are off unless the operator allows them on the command line:
-//! `--allow-probe HOST,...` lets the `collect` op probe exactly those hosts
-//! (any port), so a chatbot cannot make this machine probe arbitrary
+//! `--allow-probe HOST,CIDR,...` lets the `collect` op probe exactly those
+//! hosts and address blocks (any port), so a chatbot cannot make this machine probe arbitrary
 //! addresses or run programs.
 
 use std::io::{self, BufWriter};
@@ -17,19 +17,15 @@ use crate::shared::allow::AllowedProbe;
 
 pub fn run(engine: Engine, allow_probe: &[String]) -> Result<ExitCode> {
     let mut server = Server::new(Arc::new(engine));
-    let hosts: Vec<String> = allow_probe
-        .iter()
-        .flat_map(|s| s.split(','))
-        .map(|h| {
-            h.trim()
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_string()
-        })
-        .filter(|h| !h.is_empty())
-        .collect();
-    if !hosts.is_empty() {
-        server = server.with_collector(Box::new(AllowedProbe { hosts }));
+    let allowed = match AllowedProbe::parse(allow_probe) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: --allow-probe {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if !allowed.is_empty() {
+        server = server.with_collector(Box::new(allowed));
     }
     let stdin = io::stdin();
     let mut input = stdin.lock();

@@ -7,4 +7,5 @@ pub mod decode;
 pub mod diagnose;
 pub mod json;
 pub mod kb;
+pub mod mcp;
 pub mod probe;

@@ -12,7 +12,13 @@
 //!   to the state the request carried);
 //! - `response`: the response body (ranking, next question, fix plan,
 //!   advice, state) and the KB description, with the KB's texts escaped once;
-//! - `serve`: bounded line reading and the request/response loop.
+//! - `serve`: bounded line reading and the request/response loop;
+//! - `compact`: the compact view (`"view":"compact"`, and every MCP tool
+//!   answer): top causes, next question, one-sentence advice, top fixes;
+//! - `token`: signed session tokens that carry a whole state, so any
+//!   process with the key continues any session;
+//! - `tools`: the MCP tools (names, schemas, calls) as plain functions;
+//!   the binary puts them on a transport.
 
 use std::collections::BTreeMap;
 
@@ -21,12 +27,15 @@ use serde_json::{Map, Value as Json};
 use crate::kb::model::Value;
 use crate::session::SessionError;
 
+pub mod compact;
 mod request;
 mod response;
 mod serve;
 mod server;
+pub mod token;
+pub mod tools;
 
-pub use response::{Escaped, response};
+pub use response::{Escaped, kb_description, response};
 pub use serve::{read_line_bounded, serve};
 pub use server::Server;
 

@@ -197,7 +197,7 @@ pub fn response(engine: &Engine, state: &State) -> Map<String, Json> {
 }
 
 /// The `kb` op's description of causes, evidence and fixes.
-pub(super) fn kb_description(engine: &Engine) -> Map<String, Json> {
+pub fn kb_description(engine: &Engine) -> Map<String, Json> {
     let kb = &engine.kb;
     let m = &engine.model;
     let causes: Vec<Json> = kb

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value as Json, json};
 
+use super::compact::compact;
 use super::request::{apply_observations, parse_request, str_field, value_field};
 use super::response::{Escaped, body, kb_description};
 use super::{Collect, ProtoError};
@@ -37,17 +38,23 @@ impl Server {
 
     /// Handle one request line; always returns one JSON object (no newline).
     pub fn handle_line(&mut self, line: &[u8]) -> String {
-        let (id, result) = match parse_request(line) {
+        let (id, view, result) = match parse_request(line) {
             Ok(req) => {
                 let id = req.get("id").cloned();
-                (id, self.handle(&req))
+                match View::of(&req) {
+                    Ok(view) => (id, view, self.handle(&req)),
+                    Err(e) => (id, View::Full, Err(e)),
+                }
             }
-            Err(e) => (None, Err(e)),
+            Err(e) => (None, View::Full, Err(e)),
         };
         let mut out = match result {
             Ok((external, extra)) => {
                 let state = external.as_ref().unwrap_or(&self.state);
                 let a = state.assess(&self.engine);
+                if let View::Compact { trace } = view {
+                    return compact_reply(&self.engine, state, &a, extra, id, trace);
+                }
                 let reply = body(&self.engine, &self.texts, state, &a, &extra, id.as_ref());
                 return serde_json::to_string(&reply).unwrap_or_else(|e| {
                     json!({"ok": false, "error": {"code": "internal", "message": e.to_string()}}).to_string()
@@ -198,6 +205,67 @@ impl Server {
             Ok((Some(state), extra))
         }
     }
+}
+
+/// How much of the assessment a response carries.
+#[derive(Clone, Copy)]
+enum View {
+    /// Everything (DESIGN §8).
+    Full,
+    /// [`compact`](super::compact::compact), and the state without its
+    /// trace unless `trace` is asked for.
+    Compact { trace: bool },
+}
+
+impl View {
+    fn of(req: &Map<String, Json>) -> Result<View, ProtoError> {
+        let trace = match req.get("trace") {
+            None | Some(Json::Null) => false,
+            Some(Json::Bool(b)) => *b,
+            Some(_) => {
+                return Err(ProtoError::new(
+                    "bad_request",
+                    "`trace` must be true or false",
+                ));
+            }
+        };
+        match req.get("view") {
+            None | Some(Json::Null) => Ok(View::Full),
+            Some(Json::String(v)) if v == "full" => Ok(View::Full),
+            Some(Json::String(v)) if v == "compact" => Ok(View::Compact { trace }),
+            Some(_) => Err(ProtoError::new(
+                "bad_request",
+                "`view` must be \"full\" or \"compact\"",
+            )),
+        }
+    }
+}
+
+fn compact_reply(
+    engine: &Engine,
+    state: &State,
+    a: &crate::session::Assessment,
+    extra: Map<String, Json>,
+    id: Option<Json>,
+    trace: bool,
+) -> String {
+    let mut out = Map::new();
+    if let Some(id) = id {
+        out.insert("id".into(), id);
+    }
+    out.insert("ok".into(), Json::Bool(true));
+    out.extend(compact(engine, state, a));
+    let state_json = if trace || state.trace.is_empty() {
+        serde_json::to_value(state)
+    } else {
+        let mut s = state.clone();
+        s.trace.clear();
+        s.trace_dropped = 0;
+        serde_json::to_value(&s)
+    };
+    out.insert("state".into(), state_json.unwrap_or(Json::Null));
+    out.extend(extra);
+    Json::Object(out).to_string()
 }
 
 fn merge<T: serde::Serialize>(into: &mut Map<String, Json>, x: &T) {

@@ -25,6 +25,9 @@ pub use explain::{
 pub use state::{FixResult, Observation, SessionError, Source, State, TraceStep};
 pub use update::PastedValue;
 
+/// The collector name recorded for values extracted from pasted text.
+pub const PASTED_TEXT: &str = "pasted text";
+
 /// The answer that records "I don't know": it changes nothing.
 pub const UNKNOWN: &str = "unknown";
 

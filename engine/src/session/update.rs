@@ -279,7 +279,7 @@ impl State {
                 Some(v) => *v == x.value,
                 None => {
                     let source = Source::Collector {
-                        collector: "pasted text".into(),
+                        collector: super::PASTED_TEXT.into(),
                         detail: format!("{}: \"{}\"", x.pattern, x.text),
                     };
                     self.observe(engine, &x.evidence, &x.value, source)?;
