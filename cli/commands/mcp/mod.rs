@@ -59,13 +59,6 @@ fn session_key(opts: &Options) -> Result<SessionKey> {
 }
 
 pub fn run(engine: Engine, opts: Options) -> Result<ExitCode> {
-    let probe =
-        AllowedProbe::parse(&opts.allow_probe).map_err(|e| anyhow::anyhow!("--allow-probe {e}"))?;
-    let inner = Arc::new(handler::Inner {
-        engine: Arc::new(engine),
-        key: session_key(&opts)?,
-        probe: (!probe.is_empty()).then_some(probe),
-    });
     let addr = match &opts.http {
         None => None,
         Some(a) => {
@@ -80,6 +73,13 @@ pub fn run(engine: Engine, opts: Options) -> Result<ExitCode> {
             Some(addr)
         }
     };
+    let probe =
+        AllowedProbe::parse(&opts.allow_probe).map_err(|e| anyhow::anyhow!("--allow-probe {e}"))?;
+    let inner = Arc::new(handler::Inner {
+        engine: Arc::new(engine),
+        key: session_key(&opts)?,
+        probe: (!probe.is_empty()).then_some(probe),
+    });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

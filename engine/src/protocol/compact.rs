@@ -35,10 +35,14 @@ pub fn compact(engine: &Engine, state: &State, a: &Assessment) -> Map<String, Js
     let next = a.next.map(|q| {
         let e = &kb.evidence[q.evidence];
         let question = e.question.as_ref();
-        let answers: Vec<Json> = e
+        // value -> label: the labels say what each answer means.
+        let answers: Map<String, Json> = e
             .values
             .iter()
-            .map(|v| json!({"value": v, "label": question.and_then(|q| q.labels.get(v)).unwrap_or(v)}))
+            .map(|v| {
+                let label = question.and_then(|q| q.labels.get(v)).unwrap_or(v);
+                (v.clone(), json!(label))
+            })
             .collect();
         let mut n = json!({
             "evidence": e.id,
@@ -67,13 +71,15 @@ pub fn compact(engine: &Engine, state: &State, a: &Assessment) -> Map<String, Js
     out.insert("ranking".into(), Json::Array(ranking));
     out.insert("next".into(), next.unwrap_or(Json::Null));
     out.insert("fixes".into(), Json::Array(fixes));
-    let mut advice = json!({"step": a.advice.step, "say": say(engine, state, a)});
+    let mut advice = json!({"step": a.advice.step, "say": say(state, a)});
     if let Some(fix) = &a.advice.fix {
         advice["fix"] = json!(fix);
     }
     out.insert("advice".into(), advice);
     out.insert("done".into(), json!(a.done.is_some()));
-    out.insert("done_reason".into(), json!(a.done));
+    if let Some(d) = a.done {
+        out.insert("done_reason".into(), json!(d));
+    }
     if let Some(v) = &state.verified {
         out.insert("verified_fix".into(), json!(v));
     }
@@ -81,9 +87,7 @@ pub fn compact(engine: &Engine, state: &State, a: &Assessment) -> Map<String, Js
 }
 
 /// The advice in one sentence, addressed to whoever drives the session.
-pub fn say(engine: &Engine, state: &State, a: &Assessment) -> String {
-    let kb = &engine.kb;
-    let title = |id: &str| kb.fix(id).map_or(id.to_string(), |f| f.title.clone());
+pub fn say(state: &State, a: &Assessment) -> String {
     if a.done == Some(Done::Verified) {
         return "The problem is fixed and verified: the session is over.".into();
     }
@@ -93,14 +97,12 @@ pub fn say(engine: &Engine, state: &State, a: &Assessment) -> String {
         );
     }
     match (a.advice.step, &a.advice.fix, a.next) {
-        ("try_fix", Some(fix), _) => format!(
-            "Try `{fix}` ({}) now: that is cheaper than asking more; then report whether it worked.",
-            title(fix)
-        ),
-        ("ask", _, Some(q)) => format!(
-            "Ask the user the next question (`{}`) in plain words, with its answers; `unknown` is fine.",
-            kb.evidence[q.evidence].id
-        ),
+        ("try_fix", Some(fix), _) => {
+            format!("Try `{fix}` now (cheaper than asking more), then report whether it worked.")
+        }
+        ("ask", _, Some(_)) => {
+            "Ask the user the next question in plain words (`unknown` is a fine answer).".into()
+        }
         _ => "Nothing is left to ask or try: escalate with what was found.".into(),
     }
 }
@@ -124,8 +126,8 @@ pub fn text(view: &Map<String, Json>, session: Option<&str>) -> String {
     }
     if let Some(n) = view.get("next").filter(|n| !n.is_null()) {
         let answers: Vec<String> = n["answers"]
-            .as_array()
-            .map(|a| a.iter().map(|x| s_of(&x["value"])).collect())
+            .as_object()
+            .map(|a| a.keys().cloned().collect())
             .unwrap_or_default();
         s.push_str(&format!(
             "Next question ({}): {} Answers: {}, unknown.\n",

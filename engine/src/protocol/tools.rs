@@ -34,6 +34,9 @@ pub struct Answer {
     pub text: String,
 }
 
+/// Characters of matched text quoted back per extracted value.
+const MATCH_CHARS: usize = 48;
+
 const SESSION_DOC: &str =
     "The `session` token from the previous answer (it carries the whole diagnosis).";
 
@@ -48,7 +51,7 @@ fn diagnosis_schema() -> Json {
                 "properties": {"cause": {"type": "string"}, "probability": {"type": "number"}}}},
             "next": {"type": ["object", "null"],
                 "properties": {"evidence": {"type": "string"}, "question": {"type": "string"},
-                    "answers": {"type": "array", "items": {"type": "object", "properties": {"value": {"type": "string"}, "label": {"type": "string"}}}},
+                    "answers": {"type": "object", "additionalProperties": {"type": "string"}, "description": "value: what it means"},
                     "how_to_find_out": {"type": "string"}}},
             "fixes": {"type": "array", "items": {"type": "object",
                 "required": ["fix", "title", "p_works"],
@@ -147,7 +150,8 @@ pub fn specs(probe: bool) -> Vec<ToolSpec> {
             output_schema: json!({"type": "object", "required": ["fix", "title", "steps"],
                 "properties": {"fix": {"type": "string"}, "title": {"type": "string"}, "steps": {"type": "array"},
                     "risk": {"type": ["string", "null"]}, "lowers_security": {"type": "boolean"},
-                    "revert": {"type": ["string", "null"]}, "verify": {"type": ["string", "null"]}}}),
+                    "revert": {"type": ["string", "null"]}, "verify": {"type": ["string", "null"]},
+                    "verify_expect": {"type": ["object", "null"], "description": "The answers (evidence: value) that confirm the fix worked."}}}),
         },
         ToolSpec {
             name: "decode_error",
@@ -161,6 +165,7 @@ pub fn specs(probe: bool) -> Vec<ToolSpec> {
             output_schema: json!({"type": "object", "required": ["code", "known"],
                 "properties": {"code": {"type": "integer"}, "extended": {"type": ["integer", "null"]},
                     "known": {"type": "boolean"}, "summary": {"type": ["string", "null"]},
+                    "explanation": {"type": ["string", "null"]},
                     "causes": {"type": "array", "items": {"type": "string"}}}}),
         },
     ];
@@ -393,7 +398,23 @@ fn paste(
 ) -> Result<(), ProtoError> {
     if args.get("text").is_some_and(|t| !t.is_null()) {
         let found = state.observe_text(engine, str_field(args, "text")?)?;
-        extra.insert("extracted".into(), json!(found));
+        // The matched words, shortened: the model has the text already.
+        let found: Vec<Json> = found
+            .iter()
+            .map(|p| {
+                let x = &p.extracted;
+                let mut words: String = x.text.chars().take(MATCH_CHARS).collect();
+                if words.len() < x.text.len() {
+                    words.push('…');
+                }
+                let mut j = json!({"evidence": x.evidence, "value": x.value, "text": words});
+                if let Some(kept) = &p.kept {
+                    j["kept"] = json!(kept);
+                }
+                j
+            })
+            .collect();
+        extra.insert("extracted".into(), Json::Array(found));
     }
     Ok(())
 }
@@ -451,6 +472,7 @@ fn fix_details(engine: &Engine, id: &str) -> Result<Answer, ProtoError> {
         "lowers_security": f.lowers_security, "needs_reboot": f.needs_reboot,
         "needs_downtime": f.needs_downtime, "revert": f.revert,
         "verify": f.verify.as_ref().map(|v| &v.text),
+        "verify_expect": f.verify.as_ref().map(|v| &v.expect),
     }));
     Ok(Answer {
         structured,
@@ -497,7 +519,8 @@ fn decode_error(engine: &Engine, args: &Map<String, Json>) -> Result<Answer, Pro
     }
     let structured = to_map(&json!({
         "code": d.code, "extended": d.extended, "known": summary.is_some(),
-        "summary": summary, "causes": causes, "detail": d,
+        "summary": summary, "causes": causes,
+        "explanation": d.pair.map(|p| &p.explanation),
     }));
     Ok(Answer {
         structured,
