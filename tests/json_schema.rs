@@ -44,6 +44,7 @@ const KEYWORDS: &[&str] = &[
     "$ref",
     "minimum",
     "maximum",
+    "maxItems",
 ];
 
 struct Schema {
@@ -142,6 +143,7 @@ impl Schema {
                 ),
                 "enum" => assert!(v.is_array(), "{at}: enum is a list"),
                 "minimum" | "maximum" => assert!(v.is_number(), "{at}: {k} is a number"),
+                "maxItems" => assert!(v.is_u64(), "{at}: maxItems is a count"),
                 _ => {}
             }
         }
@@ -229,6 +231,11 @@ impl Schema {
                     }
                 }
             }
+        }
+        if let (Json::Array(items), Some(max)) = (x, m.get("maxItems").and_then(Json::as_u64))
+            && items.len() as u64 > max
+        {
+            out.push(format!("{at}: {} items, at most {max}", items.len()));
         }
         if let (Json::Array(items), Some(sub)) = (x, m.get("items")) {
             for (i, v) in items.iter().enumerate() {
@@ -465,6 +472,12 @@ fn scripted_conversation_matches_the_schema() {
         ok(json!({"op": "observe", "id": 23, "evidence": "certificate_expired", "value": "no"})),
         ok(json!({"op": "state", "id": 24})),
         ok(json!({"op": "explain", "id": 25, "cause": "intermediary_security_mismatch"})),
+        // The compact view, on any op; the trace only when asked for.
+        ok(json!({"op": "start", "id": 26, "view": "compact", "text": "Error code: 0x904"})),
+        ok(json!({"op": "observe", "id": 27, "view": "compact", "evidence": "connection_path", "value": "vpn"})),
+        ok(json!({"op": "explain", "id": 28, "view": "compact", "cause": "network_instability"})),
+        ok(json!({"op": "state", "id": 29, "view": "compact", "trace": true})),
+        refused(br#"{"op":"state","id":32,"view":"tiny"}"#, "bad_request"),
         // Errors. Well-formed requests the KB does not know:
         fails(json!({"op": "observe", "id": 30, "evidence": "connection_path", "value": "satellite"}), "bad_value"),
         fails(json!({"op": "observe", "id": 31, "evidence": "no_such_evidence", "value": "yes"}), "unknown_evidence"),
@@ -910,12 +923,18 @@ fn literals_after(text: &str, marker: &str) -> Vec<String> {
         .collect()
 }
 
-/// Every `.rs` file of a source folder, concatenated in name order.
+/// The MCP tools' files of `engine/src/protocol`: their codes are
+/// documented in docs/chatbots.md, not in the JSON lines protocol.
+const MCP_FILES: [&str; 2] = ["tools.rs", "token.rs"];
+
+/// Every `.rs` file of a source folder, concatenated in name order, but
+/// the MCP tools' files.
 fn sources(dir: &Path) -> String {
     let mut files: Vec<_> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .filter(|p| !MCP_FILES.iter().any(|f| p.ends_with(f)))
         .collect();
     files.sort();
     files
@@ -958,6 +977,18 @@ fn error_codes_match_the_docs_and_the_engine() {
         missing.is_empty(),
         "the engine emits codes the schema and docs do not list: {missing:?}"
     );
+
+    // The MCP tools' own codes are in docs/chatbots.md.
+    let chatbots = fs::read_to_string(root().join("docs/chatbots.md")).unwrap();
+    for f in MCP_FILES {
+        let text = fs::read_to_string(root().join("engine/src/protocol").join(f)).unwrap();
+        for code in literals_after(&text, "ProtoError::new(") {
+            assert!(
+                enum_codes.contains(&code) || chatbots.contains(&format!("`{code}`")),
+                "the MCP tools emit `{code}`, which docs/chatbots.md does not list"
+            );
+        }
+    }
 
     // The docs name every op of the request schema.
     let doc = fs::read_to_string(root().join("docs/json-protocol.md")).unwrap();

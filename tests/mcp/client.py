@@ -6,6 +6,7 @@ non-zero (with the reason on stderr) when a check fails.
     client.py stdio BIN
     client.py http URL_A URL_B          two servers sharing a session key
     client.py load URL SESSIONS CALLS   concurrent sessions against one server
+    client.py transcript BIN            a session as Markdown, for docs/chatbots.md
 """
 
 import asyncio
@@ -220,8 +221,52 @@ async def load(url, sessions, calls):
     }
 
 
+async def transcript(binary):
+    """A real session for docs/chatbots.md, as Markdown: each call and the text the model reads."""
+    event = (
+        "Log Name: System\nSource: Schannel\nEvent ID: 36870\nLevel: Error\n"
+        "Description: A fatal error occurred when attempting to access the TLS server credential "
+        "private key. The error code returned from the cryptographic module is 0x8009030D."
+    )
+    answers = {"connection_path": "lan", "other_clients_can_connect": "no"}
+    lines = []
+
+    def show(name, args, r):
+        shown = {k: (v[:20] + "…" if k == "session" else v) for k, v in args.items()}
+        lines.append(f"**→ `{name}`** `{json.dumps(shown, ensure_ascii=False)}`\n")
+        lines.append("```text\n" + r.content[0].text.rstrip() + "\n```\n")
+
+    params = StdioServerParameters(command=binary, args=["mcp"], env={"ROOTCAUSE_SESSION_KEY": "transcript-key-0123456789"})
+    async with Client(params) as c:
+        args = {"text": event}
+        r = await c.call_tool("start_diagnosis", args)
+        show("start_diagnosis", args, r)
+        d, expect = r.structured_content, {}
+        for _ in range(12):
+            if d["done"]:
+                break
+            if d["advice"]["step"] == "try_fix":
+                fix = d["advice"]["fix"]
+                args = {"fix": fix}
+                r = await c.call_tool("fix_details", args)
+                show("fix_details", args, r)
+                expect = r.structured_content.get("verify_expect") or {}
+                args = {"session": d["session"], "fix": fix, "worked": fix == "reset_machinekeys_permissions"}
+                r = await c.call_tool("report_fix", args)
+            else:
+                ev = d["next"]["evidence"]
+                args = {"session": d["session"], "evidence": ev, "value": expect.get(ev, answers.get(ev, "unknown"))}
+                r = await c.call_tool("answer", args)
+            show(args.get("fix") and "report_fix" or "answer", args, r)
+            d = r.structured_content
+    return "\n".join(lines)
+
+
 def main():
     mode = sys.argv[1]
+    if mode == "transcript":
+        print(asyncio.run(transcript(sys.argv[2])))
+        return
     if mode == "stdio":
         out = asyncio.run(stdio(sys.argv[2]))
     elif mode == "http":

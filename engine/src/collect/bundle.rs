@@ -262,7 +262,7 @@ fn decode(bytes: &[u8]) -> Result<String, String> {
 }
 
 fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Result<String, String> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err("UTF-16 text with an odd number of bytes".into());
     }
     let units = bytes.chunks_exact(2).map(|c| unit([c[0], c[1]]));

@@ -54,8 +54,13 @@ pub fn compact(engine: &Engine, state: &State, a: &Assessment) -> Map<String, Js
         }
         n
     });
-    let fixes: Vec<Json> = a
-        .plan
+    // Once a fix is verified there is nothing left to try.
+    let plan = if state.verified.is_some() {
+        &[][..]
+    } else {
+        &a.plan[..]
+    };
+    let fixes: Vec<Json> = plan
         .iter()
         .take(TOP_FIXES)
         .map(|p| {

@@ -1,6 +1,7 @@
 //! The session's data, its validation against the KB, and canonical answers.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -105,9 +106,10 @@ pub struct State {
     /// A fix whose verification succeeded: the session is over.
     #[serde(default)]
     pub verified: Option<String>,
-    /// The most recent steps (at most [`MAX_TRACE`]).
+    /// The most recent steps (at most [`MAX_TRACE`]), shared between
+    /// copies of the state: a copy per request costs no step's allocation.
     #[serde(default)]
-    pub trace: Vec<TraceStep>,
+    pub trace: Vec<Arc<TraceStep>>,
     /// Steps dropped from the front of `trace` to keep it bounded.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub trace_dropped: usize,
@@ -298,14 +300,14 @@ impl State {
         source: String,
     ) {
         let after = self.posterior(engine);
-        self.trace.push(TraceStep {
+        self.trace.push(Arc::new(TraceStep {
             action: action.into(),
             target: target.into(),
             value: value.map(str::to_string),
             source,
             before: top(engine, before, 3),
             after: top(engine, &after, 3),
-        });
+        }));
         if self.trace.len() > MAX_TRACE {
             let excess = self.trace.len() - MAX_TRACE;
             self.trace.drain(..excess);

@@ -137,7 +137,7 @@ pub(super) fn utf8(bytes: &[u8], notes: &mut Vec<String>) -> String {
 }
 
 pub(super) fn utf16(bytes: &[u8], big_endian: bool, notes: &mut Vec<String>) -> String {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         notes.push(
             "UTF-16 text with an odd number of bytes (truncated?); the last byte was ignored"
                 .into(),
