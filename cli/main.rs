@@ -214,13 +214,30 @@ enum KbCommand {
         /// Print JSON
         #[arg(long)]
         json: bool,
+        /// Also write the heat map (as `kb heatmap` does) to this SVG file
+        #[arg(long, value_name = "FILE.svg")]
+        heatmap: Option<PathBuf>,
     },
-    /// Print the KB as a graph
+    /// Print the KB as a graph (the whole KB, or one cause's or one evidence's neighbourhood)
     Graph {
         #[arg(long, default_value = "dot", value_parser = ["dot", "mermaid"])]
         format: String,
+        /// Only this cause, the evidence that moves it, its fixes and the rules that set that evidence
+        #[arg(long, value_name = "ID", conflicts_with = "evidence")]
+        cause: Option<String>,
+        /// Only this evidence, the causes it moves, the questions it gates, the rules that set it, the fixes it verifies
+        #[arg(long, value_name = "ID")]
+        evidence: Option<String>,
         #[command(flatten)]
         kb: KbArg,
+    },
+    /// Draw the KB as a heat map (SVG): evidence x causes, coloured by likelihood ratio
+    Heatmap {
+        #[command(flatten)]
+        kb: KbArg,
+        /// Write to this file instead of standard output
+        #[arg(short, long, value_name = "FILE.svg")]
+        output: Option<PathBuf>,
     },
     /// Print the resolved probabilistic model
     Export {
@@ -285,15 +302,30 @@ fn main() -> ExitCode {
             runs,
             pairs,
             json,
+            heatmap,
         }) => match engine::load_engine(dir.as_deref()) {
-            Ok(engine) => kb::stats_cmd(&engine, runs, pairs, json),
+            Ok(engine) => match heatmap {
+                Some(path) => kb::heatmap_cmd(&engine, Some(&path))
+                    .and_then(|_| kb::stats_cmd(&engine, runs, pairs, json)),
+                None => kb::stats_cmd(&engine, runs, pairs, json),
+            },
             Err(code) => Ok(code),
         },
-        Command::Kb(KbCommand::Graph { format, kb }) => match engine::load_engine(kb.kb.as_deref())
-        {
-            Ok(engine) => Ok(kb::graph_cmd(&engine, &format)),
+        Command::Kb(KbCommand::Graph {
+            format,
+            cause,
+            evidence,
+            kb,
+        }) => match engine::load_engine(kb.kb.as_deref()) {
+            Ok(engine) => Ok(kb::graph_cmd(&engine, &format, cause, evidence)),
             Err(code) => Ok(code),
         },
+        Command::Kb(KbCommand::Heatmap { kb, output }) => {
+            match engine::load_engine(kb.kb.as_deref()) {
+                Ok(engine) => kb::heatmap_cmd(&engine, output.as_deref()),
+                Err(code) => Ok(code),
+            }
+        }
         Command::Kb(KbCommand::Export { format: _, kb }) => {
             match engine::load_engine(kb.kb.as_deref()) {
                 Ok(engine) => kb::export_cmd(&engine),

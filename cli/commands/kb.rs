@@ -1,15 +1,16 @@
-//! `rootcause kb check|test|stats|graph|export`: tools for KB
+//! `rootcause kb check|test|stats|graph|heatmap|export`: tools for KB
 //! contributors.
 
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use rootcause_engine::eval::{cases, stats};
 use rootcause_engine::kb::{check, export, graph, load};
+use rootcause_engine::picture::heatmap;
 use rootcause_engine::{Diagnostic, Engine, KbSource, embedded_source};
 
-use crate::shared::{engine, render};
+use crate::shared::{atomic, engine, render};
 
 fn source(dir: Option<&Path>) -> Result<KbSource, Box<Diagnostic>> {
     match dir {
@@ -71,16 +72,48 @@ pub fn export_cmd(engine: &Engine) -> Result<ExitCode> {
 }
 
 /// `kb graph --format dot|mermaid`.
-pub fn graph_cmd(engine: &Engine, format: &str) -> ExitCode {
-    match format {
-        "dot" => print!("{}", graph::dot(engine)),
-        "mermaid" => print!("{}", graph::mermaid(engine)),
-        other => {
-            eprintln!("error: unknown graph format `{other}`: use dot or mermaid");
-            return ExitCode::from(2);
+pub fn graph_cmd(
+    engine: &Engine,
+    format: &str,
+    cause: Option<String>,
+    evidence: Option<String>,
+) -> ExitCode {
+    let focus = match (cause, evidence) {
+        (Some(c), _) => graph::Focus::Cause(c),
+        (None, Some(e)) => graph::Focus::Evidence(e),
+        (None, None) => graph::Focus::All,
+    };
+    let out = match format {
+        "dot" => graph::dot_of(engine, &focus),
+        "mermaid" => graph::mermaid_of(engine, &focus),
+        other => Err(format!(
+            "unknown graph format `{other}`: use dot or mermaid"
+        )),
+    };
+    match out {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
         }
     }
-    ExitCode::SUCCESS
+}
+
+/// `kb heatmap`: the SVG heat map, to a file (written atomically) or stdout.
+pub fn heatmap_cmd(engine: &Engine, output: Option<&Path>) -> Result<ExitCode> {
+    let svg = heatmap::svg(engine);
+    match output {
+        Some(path) => {
+            atomic::write(path, svg.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("heat map written to {}", path.display());
+        }
+        None => print!("{svg}"),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `kb test`: every case both ways; `N passed, N failed` on the last line.

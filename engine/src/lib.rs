@@ -29,6 +29,7 @@ pub mod collect;
 pub mod eval;
 pub mod infer;
 pub mod kb;
+pub mod picture;
 pub mod protocol;
 pub mod session;
 

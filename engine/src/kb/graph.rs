@@ -1,10 +1,145 @@
 //! The KB as a graph (Graphviz dot or Mermaid): causes, evidence and fixes
 //! as nodes; likelihood links weighted by how strongly the evidence's most
 //! telling value points at the cause; `ask_if` edges dashed.
+//!
+//! The whole KB, or a neighbourhood small enough to read ([`Focus`]): a
+//! cause with the evidence that moves it, its fixes and the rules that set
+//! that evidence; or an evidence variable with the causes it moves, the
+//! questions it gates or is gated by, the rules that set it and the fixes
+//! it verifies.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use crate::Engine;
+
+/// What to draw.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Focus {
+    All,
+    Cause(String),
+    Evidence(String),
+}
+
+/// The nodes drawn (`None`: all of that kind), and whether rules are.
+struct Selection {
+    causes: Option<BTreeSet<String>>,
+    evidence: Option<BTreeSet<String>>,
+    fixes: Option<BTreeSet<String>>,
+    rules: bool,
+}
+
+impl Selection {
+    fn has(set: &Option<BTreeSet<String>>, id: &str) -> bool {
+        set.as_ref().is_none_or(|s| s.contains(id))
+    }
+    fn cause(&self, id: &str) -> bool {
+        Self::has(&self.causes, id)
+    }
+    fn evidence(&self, id: &str) -> bool {
+        Self::has(&self.evidence, id)
+    }
+    fn fix(&self, id: &str) -> bool {
+        Self::has(&self.fixes, id)
+    }
+}
+
+/// The rules that set an evidence variable of `evidence`, with the ones they set.
+fn setting_rules<'a>(engine: &'a Engine, sel: &Selection) -> Vec<(&'a str, Vec<&'a str>)> {
+    if !sel.rules {
+        return Vec::new();
+    }
+    engine
+        .kb
+        .rules
+        .iter()
+        .filter_map(|r| {
+            let sets: Vec<&str> = r
+                .then
+                .iter()
+                .filter_map(|a| match a {
+                    super::model::Action::Set(e, _) if sel.evidence(e) => Some(e.as_str()),
+                    _ => None,
+                })
+                .collect();
+            (!sets.is_empty()).then_some((r.id.as_str(), sets))
+        })
+        .collect()
+}
+
+fn select(engine: &Engine, focus: &Focus) -> Result<Selection, String> {
+    let m = &engine.model;
+    let kb = &engine.kb;
+    let set = |v: Vec<&String>| Some(v.into_iter().cloned().collect::<BTreeSet<String>>());
+    match focus {
+        Focus::All => Ok(Selection {
+            causes: None,
+            evidence: None,
+            fixes: None,
+            rules: false,
+        }),
+        Focus::Cause(id) => {
+            let c = m
+                .cause_index(id)
+                .filter(|&c| c + 1 < m.n_causes())
+                .ok_or_else(|| {
+                    format!(
+                        "unknown cause `{id}` (causes: {})",
+                        kb.causes
+                            .iter()
+                            .map(|c| c.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })?;
+            let evidence = (0..m.evidence.len())
+                .filter(|&e| link_bits(engine, c, e) > 0.05)
+                .map(|e| &m.evidence[e].id)
+                .collect();
+            let fixes = kb
+                .fixes
+                .iter()
+                .filter(|f| f.resolves.contains_key(id))
+                .map(|f| &f.id)
+                .collect();
+            Ok(Selection {
+                causes: set(vec![id]),
+                evidence: set(evidence),
+                fixes: set(fixes),
+                rules: true,
+            })
+        }
+        Focus::Evidence(id) => {
+            let e = m
+                .evidence_index(id)
+                .ok_or_else(|| format!("unknown evidence `{id}`"))?;
+            let causes = (0..m.n_causes() - 1)
+                .filter(|&c| link_bits(engine, c, e) > 0.05)
+                .map(|c| &m.causes[c])
+                .collect();
+            let mut evidence = vec![id];
+            for (a, b) in ask_if_edges(engine) {
+                if a == *id {
+                    evidence.push(&kb.evidence[m.evidence_index(&b).unwrap_or(e)].id);
+                } else if b == *id {
+                    evidence.push(&kb.evidence[m.evidence_index(&a).unwrap_or(e)].id);
+                }
+            }
+            let fixes = kb
+                .fixes
+                .iter()
+                .filter(|f| f.verify.as_ref().is_some_and(|v| v.expect.contains_key(id)))
+                .map(|f| &f.id)
+                .collect();
+            Ok(Selection {
+                causes: set(causes),
+                evidence: set(evidence),
+                fixes: set(fixes),
+                rules: true,
+            })
+        }
+    }
+}
 
 /// Strength of the link cause → evidence: the largest likelihood ratio of
 /// any value against the evidence's default, in bits (0 = no link).
@@ -57,8 +192,14 @@ fn esc(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
-/// Graphviz dot.
+/// Graphviz dot of the whole KB.
 pub fn dot(engine: &Engine) -> String {
+    dot_of(engine, &Focus::All).unwrap_or_default()
+}
+
+/// Graphviz dot of the whole KB or of a neighbourhood.
+pub fn dot_of(engine: &Engine, focus: &Focus) -> Result<String, String> {
+    let sel = select(engine, focus)?;
     let kb = &engine.kb;
     let mut s = String::new();
     let _ = writeln!(s, "digraph \"{}\" {{", esc(&kb.manifest.id));
@@ -66,7 +207,7 @@ pub fn dot(engine: &Engine) -> String {
         s,
         "  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n  edge [fontname=\"Helvetica\", fontsize=8];"
     );
-    for c in &kb.causes {
+    for c in kb.causes.iter().filter(|c| sel.cause(&c.id)) {
         let _ = writeln!(
             s,
             "  \"c:{}\" [label=\"{}\", shape=box, style=\"rounded,filled\", fillcolor=\"#fde2e2\"];",
@@ -74,7 +215,7 @@ pub fn dot(engine: &Engine) -> String {
             esc(&c.id)
         );
     }
-    for e in &kb.evidence {
+    for e in kb.evidence.iter().filter(|e| sel.evidence(&e.id)) {
         let shape = if e.question.is_some() {
             "ellipse"
         } else {
@@ -87,7 +228,7 @@ pub fn dot(engine: &Engine) -> String {
             esc(&e.id)
         );
     }
-    for f in &kb.fixes {
+    for f in kb.fixes.iter().filter(|f| sel.fix(&f.id)) {
         let _ = writeln!(
             s,
             "  \"f:{}\" [label=\"{}\\ncost {}\", shape=note, style=filled, fillcolor=\"#e2fde6\"];",
@@ -96,7 +237,18 @@ pub fn dot(engine: &Engine) -> String {
             f.cost
         );
     }
+    for (r, _) in setting_rules(engine, &sel) {
+        let _ = writeln!(
+            s,
+            "  \"r:{}\" [label=\"rule {}\", shape=cds, style=filled, fillcolor=\"#f3f3f3\"];",
+            esc(r),
+            esc(r)
+        );
+    }
     for (c, e, bits) in edges(engine) {
+        if !sel.cause(&c) || !sel.evidence(&e) {
+            continue;
+        }
         let w = (bits / 2.0).clamp(0.3, 4.0);
         let _ = writeln!(
             s,
@@ -105,7 +257,20 @@ pub fn dot(engine: &Engine) -> String {
             esc(&e)
         );
     }
+    for (r, sets) in setting_rules(engine, &sel) {
+        for e in sets {
+            let _ = writeln!(
+                s,
+                "  \"r:{}\" -> \"e:{}\" [color=\"#777777\", label=\"sets\"];",
+                esc(r),
+                esc(e)
+            );
+        }
+    }
     for (a, b) in ask_if_edges(engine) {
+        if !sel.evidence(&a) || !sel.evidence(&b) {
+            continue;
+        }
         let _ = writeln!(
             s,
             "  \"e:{}\" -> \"e:{}\" [style=dashed, label=\"ask_if\"];",
@@ -113,8 +278,8 @@ pub fn dot(engine: &Engine) -> String {
             esc(&b)
         );
     }
-    for f in &kb.fixes {
-        for (c, p) in &f.resolves {
+    for f in kb.fixes.iter().filter(|f| sel.fix(&f.id)) {
+        for (c, p) in f.resolves.iter().filter(|(c, _)| sel.cause(c)) {
             let _ = writeln!(
                 s,
                 "  \"f:{}\" -> \"c:{}\" [color=\"#2e8b57\", label=\"{p:.2}\"];",
@@ -122,9 +287,17 @@ pub fn dot(engine: &Engine) -> String {
                 esc(c)
             );
         }
+        if let (Focus::Evidence(e), Some(_)) = (focus, &f.verify) {
+            let _ = writeln!(
+                s,
+                "  \"f:{}\" -> \"e:{}\" [style=dotted, label=\"verified by\"];",
+                esc(&f.id),
+                esc(e)
+            );
+        }
     }
     s.push_str("}\n");
-    s
+    Ok(s)
 }
 
 fn mermaid_id(prefix: &str, id: &str) -> String {
@@ -135,20 +308,40 @@ fn mermaid_id(prefix: &str, id: &str) -> String {
     format!("{prefix}_{clean}")
 }
 
-/// Mermaid flowchart.
+/// Mermaid flowchart of the whole KB.
 pub fn mermaid(engine: &Engine) -> String {
+    mermaid_of(engine, &Focus::All).unwrap_or_default()
+}
+
+/// Mermaid flowchart of the whole KB or of a neighbourhood.
+pub fn mermaid_of(engine: &Engine, focus: &Focus) -> Result<String, String> {
+    let sel = select(engine, focus)?;
     let kb = &engine.kb;
     let mut s = String::from("flowchart LR\n");
-    for c in &kb.causes {
+    for c in kb.causes.iter().filter(|c| sel.cause(&c.id)) {
         let _ = writeln!(s, "  {}[\"{}\"]", mermaid_id("c", &c.id), c.id);
     }
-    for e in &kb.evidence {
+    for e in kb.evidence.iter().filter(|e| sel.evidence(&e.id)) {
         let _ = writeln!(s, "  {}([\"{}\"])", mermaid_id("e", &e.id), e.id);
     }
-    for f in &kb.fixes {
+    for f in kb.fixes.iter().filter(|f| sel.fix(&f.id)) {
         let _ = writeln!(s, "  {}[/\"{}\"/]", mermaid_id("f", &f.id), f.id);
     }
+    for (r, sets) in setting_rules(engine, &sel) {
+        let _ = writeln!(s, "  {}{{{{\"rule {r}\"}}}}", mermaid_id("r", r));
+        for e in sets {
+            let _ = writeln!(
+                s,
+                "  {} -->|sets| {}",
+                mermaid_id("r", r),
+                mermaid_id("e", e)
+            );
+        }
+    }
     for (c, e, bits) in edges(engine) {
+        if !sel.cause(&c) || !sel.evidence(&e) {
+            continue;
+        }
         let arrow = if bits >= 2.0 { "==>" } else { "-->" };
         let _ = writeln!(
             s,
@@ -158,6 +351,9 @@ pub fn mermaid(engine: &Engine) -> String {
         );
     }
     for (a, b) in ask_if_edges(engine) {
+        if !sel.evidence(&a) || !sel.evidence(&b) {
+            continue;
+        }
         let _ = writeln!(
             s,
             "  {} -.->|ask_if| {}",
@@ -165,8 +361,8 @@ pub fn mermaid(engine: &Engine) -> String {
             mermaid_id("e", &b)
         );
     }
-    for f in &kb.fixes {
-        for (c, p) in &f.resolves {
+    for f in kb.fixes.iter().filter(|f| sel.fix(&f.id)) {
+        for (c, p) in f.resolves.iter().filter(|(c, _)| sel.cause(c)) {
             let _ = writeln!(
                 s,
                 "  {} -->|{p:.2}| {}",
@@ -174,6 +370,14 @@ pub fn mermaid(engine: &Engine) -> String {
                 mermaid_id("c", c)
             );
         }
+        if let Focus::Evidence(e) = focus {
+            let _ = writeln!(
+                s,
+                "  {} -.->|verified by| {}",
+                mermaid_id("f", &f.id),
+                mermaid_id("e", e)
+            );
+        }
     }
-    s
+    Ok(s)
 }

@@ -11,10 +11,12 @@
 //!   and their verification, collector facts run through the KB's rules);
 //! - `assess`: what a state implies ([`Assessment`]: ranking, next
 //!   question, fix plan, [`Advice`], [`Done`]);
-//! - `explain`: why this question, how this ranking, why not that cause.
+//! - `explain`: why this question, how this ranking, why not that cause;
+//! - `history`: the posterior after each step, replayed from the trace.
 
 mod assess;
 mod explain;
+mod history;
 mod state;
 mod update;
 
@@ -22,6 +24,7 @@ pub use assess::{Advice, Assessment, Done};
 pub use explain::{
     CauseExplanation, ContributionItem, Outcome, QuestionExplanation, Raiser, WhyNot,
 };
+pub use history::{History, Point};
 pub use state::{FixResult, Observation, SessionError, Source, State, TraceStep};
 pub use update::PastedValue;
 
