@@ -105,22 +105,7 @@ impl Repl<'_> {
             ":report" => {
                 let mut it = arg.split_whitespace();
                 let format = it.next().unwrap_or("md");
-                let text = match format {
-                    "md" => report::markdown(self.engine, &self.state),
-                    "json" => {
-                        serde_json::to_string_pretty(&report::json(self.engine, &self.state))?
-                            + "\n"
-                    }
-                    other => bail!("unknown report format `{other}`: md or json"),
-                };
-                match it.next() {
-                    Some(file) => {
-                        atomic::write(Path::new(file), text.as_bytes())
-                            .with_context(|| format!("writing {file}"))?;
-                        println!("report written to {file}");
-                    }
-                    None => print!("{text}"),
-                }
+                self.report(format, it.next().map(Path::new))?;
             }
             ":events" | ":bundle" => {
                 if arg.is_empty() {

@@ -104,7 +104,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: ":report",
-        args: "md|json [FILE]",
+        args: "md|html|json [FILE]",
         help: "print or write a report for a ticket",
         arg: ArgKind::ReportFormat,
     },
@@ -203,7 +203,7 @@ impl ReplHelper {
             (ArgKind::Fix, 0) => self.fixes.iter().map(String::as_str).collect(),
             (ArgKind::Fix, 1) => vec!["worked", "failed"],
             (ArgKind::Evidence, 0) => self.evidence.iter().map(|(e, _)| e.as_str()).collect(),
-            (ArgKind::ReportFormat, 0) => vec!["md", "json"],
+            (ArgKind::ReportFormat, 0) => vec!["md", "html", "json"],
             (ArgKind::Observation, 0) => {
                 if let Some((id, partial)) = word.split_once('=') {
                     let start = word_start + id.len() + 1;
@@ -300,6 +300,6 @@ mod tests {
         assert_eq!(names(":tried regenerate_rdp_certificate w"), vec!["worked"]);
         assert_eq!(names(":observe conn"), vec!["connection_path="]);
         assert_eq!(names(":observe connection_path=v"), vec!["vpn"]);
-        assert_eq!(names(":report "), vec!["md", "json"]);
+        assert_eq!(names(":report "), vec!["md", "html", "json"]);
     }
 }

@@ -1,8 +1,35 @@
-//! What the REPL reads and writes: the probe, event logs and bundles, saved sessions.
+//! What the REPL reads and writes: the probe, event logs and bundles, saved
+//! sessions, reports.
 
 use super::*;
 
 impl Repl<'_> {
+    /// Print the report in `format`, or write it (and its chart) to `file`.
+    pub(super) fn report(&self, format: &str, file: Option<&Path>) -> Result<()> {
+        let Some(r) = report::render(self.engine, &self.state, format, file) else {
+            bail!("unknown report format `{format}`: md, html or json");
+        };
+        let Some(path) = file else {
+            print!("{}", r.text);
+            return Ok(());
+        };
+        if let Some((chart, svg)) = &r.beside {
+            atomic::write(chart, svg.as_bytes())
+                .with_context(|| format!("writing {}", chart.display()))?;
+        }
+        atomic::write(path, r.text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        match &r.beside {
+            Some((chart, _)) => println!(
+                "report written to {} (chart: {})",
+                path.display(),
+                chart.display()
+            ),
+            None => println!("report written to {}", path.display()),
+        }
+        Ok(())
+    }
+
     /// Run the RDP probe and add what it found.
     pub(super) fn probe(&mut self, target: &str, timeout: f64) -> Result<()> {
         let cfg = probe_view::config(target, timeout)?;

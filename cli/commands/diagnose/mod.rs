@@ -8,6 +8,7 @@
 mod commands;
 mod complete;
 mod files;
+mod html;
 mod report;
 mod views;
 
@@ -35,9 +36,12 @@ pub struct DiagnoseArgs {
     /// An answer known in advance, e.g. --observe connection_path=vpn (repeatable)
     #[arg(long, value_name = "ID=VALUE")]
     observe: Vec<String>,
-    /// Print a report when the session ends
-    #[arg(long, value_name = "md|json", value_parser = ["md", "json"])]
+    /// Print a report when the session ends (Markdown, one HTML page, or JSON)
+    #[arg(long, value_name = "md|html|json", value_parser = ["md", "html", "json"])]
     report: Option<String>,
+    /// Write the report to this file instead (Markdown: its chart goes beside it, FILE.chart.svg)
+    #[arg(long, value_name = "FILE", requires = "report")]
+    report_out: Option<PathBuf>,
     /// Resume a session saved with :save
     #[arg(long, value_name = "FILE")]
     load: Option<PathBuf>,
@@ -95,13 +99,8 @@ pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
         repl.read_files(&args.events, args.bundle.as_ref())?;
     }
     repl.run()?;
-    match args.report.as_deref() {
-        Some("md") => print!("{}", report::markdown(&engine, &repl.state)),
-        Some("json") => println!(
-            "{}",
-            serde_json::to_string_pretty(&report::json(&engine, &repl.state))?
-        ),
-        _ => {}
+    if let Some(format) = args.report.as_deref() {
+        repl.report(format, args.report_out.as_deref())?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,11 +1,71 @@
-//! Session reports: Markdown ready to paste into a ticket, or JSON.
+//! Session reports: Markdown ready to paste into a ticket (the chart of
+//! how the ranking moved in an SVG file beside it), one self-contained HTML
+//! page (the chart inline), or JSON (the chart's data and SVG).
 
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
 use rootcause_engine::Engine;
+use rootcause_engine::picture::chart;
 use rootcause_engine::protocol;
 use rootcause_engine::session::{State, UNKNOWN};
 use serde_json::{Value, json};
+
+use super::html;
+
+/// The chart of the top causes after each step, as SVG.
+pub fn chart_svg(engine: &Engine, state: &State) -> String {
+    let title = format!("How the ranking moved: {}", engine.kb.manifest.title);
+    chart::svg(&engine.history(state), &title)
+}
+
+/// A report and the files it is made of.
+pub struct Rendered {
+    pub text: String,
+    /// A file to write beside the report (the Markdown report's chart).
+    pub beside: Option<(PathBuf, String)>,
+}
+
+/// The report in `format` (`md`, `html` or `json`), to be written to `file`
+/// or printed (`None`).
+pub fn render(
+    engine: &Engine,
+    state: &State,
+    format: &str,
+    file: Option<&Path>,
+) -> Option<Rendered> {
+    Some(match format {
+        "md" => {
+            let chart_file = file.map(|f| f.with_extension("chart.svg"));
+            let image = match &chart_file {
+                Some(c) => format!(
+                    "![The top causes after each step]({})",
+                    c.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                ),
+                None => "(Write the report to a file, `:report md FILE` or `--report-out FILE`, to get the chart beside it.)".into(),
+            };
+            Rendered {
+                text: markdown(engine, state).replace("<!-- chart -->", &image),
+                beside: chart_file.map(|c| (c, chart_svg(engine, state))),
+            }
+        }
+        "html" => Rendered {
+            text: html::page(
+                &format!("Troubleshooting report: {}", engine.kb.manifest.title),
+                &markdown(engine, state),
+                &chart_svg(engine, state),
+            ),
+            beside: None,
+        },
+        "json" => Rendered {
+            text: serde_json::to_string_pretty(&json(engine, state)).unwrap_or_default() + "\n",
+            beside: None,
+        },
+        _ => return None,
+    })
+}
 
 fn pct(p: f64) -> String {
     format!("{:.1}%", p * 100.0)
@@ -197,7 +257,7 @@ fn trace(s: &mut String, state: &State) {
     if state.trace.is_empty() {
         return;
     }
-    let _ = writeln!(s, "## How the ranking moved\n");
+    let _ = writeln!(s, "## How the ranking moved\n\n<!-- chart -->\n");
     if state.trace_dropped > 0 {
         let _ = writeln!(s, "({} earlier steps not kept.)\n", state.trace_dropped);
     }
@@ -253,5 +313,10 @@ pub fn json(engine: &Engine, state: &State) -> Value {
         })
         .collect();
     body.insert("fix_steps".into(), Value::Array(steps));
+    body.insert(
+        "history".into(),
+        serde_json::to_value(engine.history(state)).unwrap_or(Value::Null),
+    );
+    body.insert("chart_svg".into(), Value::String(chart_svg(engine, state)));
     Value::Object(body)
 }

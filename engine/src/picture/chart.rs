@@ -11,7 +11,8 @@ use crate::session::History;
 /// Causes drawn: the highest at any step.
 pub const LINES: usize = 5;
 
-const LEFT: f64 = 60.0;
+/// Room on the left for the first steps' slanted labels.
+const LEFT: f64 = 170.0;
 const TOP: f64 = 50.0;
 const PLOT_H: f64 = 280.0;
 const LABEL_H: f64 = 190.0;
@@ -32,18 +33,19 @@ pub fn svg(history: &History, title: &str) -> String {
     let n = history.points.len();
     let lines = history.top_causes(LINES);
     let step_w = if n > 1 {
-        (760.0 / (n - 1) as f64).clamp(14.0, 70.0)
+        (760.0 / (n - 1) as f64).clamp(14.0, 110.0)
     } else {
-        70.0
+        110.0
     };
-    let plot_w = step_w * (n.max(2) - 1) as f64;
+    let plot_w = (step_w * (n.max(2) - 1) as f64).max(440.0);
+    let step_w = plot_w / (n.max(2) - 1) as f64;
     let width = LEFT + plot_w + 40.0 + LEGEND_W;
     let height = TOP + PLOT_H + LABEL_H;
     let x_of = |i: usize| LEFT + i as f64 * step_w;
     let y_of = |p: f64| TOP + PLOT_H * (1.0 - p.clamp(0.0, 1.0));
     let mut d = Doc::new(width, height);
     d.text(
-        LEFT,
+        20.0,
         24.0,
         "start",
         r#"font-size="15" font-weight="bold""#,
