@@ -471,6 +471,7 @@ fn scripted_conversation_matches_the_schema() {
         ok(json!({"op": "observe", "id": 22, "evidence": "cert_regenerates_after_delete", "value": "yes"})),
         ok(json!({"op": "observe", "id": 23, "evidence": "certificate_expired", "value": "no"})),
         ok(json!({"op": "state", "id": 24})),
+        ok(json!({"op": "history", "id": 19})),
         ok(json!({"op": "explain", "id": 25, "cause": "intermediary_security_mismatch"})),
         // The compact view, on any op; the trace only when asked for.
         ok(json!({"op": "start", "id": 26, "view": "compact", "text": "Error code: 0x904"})),

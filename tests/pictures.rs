@@ -129,3 +129,23 @@ fn heatmap_and_focused_graph_commands() {
     assert_eq!(code, 2);
     assert!(err.contains("unknown cause `no_such_cause`"), "{err}");
 }
+
+#[test]
+fn json_lines_history_op_carries_the_chart() {
+    let input = [
+        r#"{"op":"start","text":"Event ID: 36870 A fatal error occurred when attempting to access the TLS server credential private key."}"#,
+        r#"{"op":"observe","evidence":"connection_path","value":"lan"}"#,
+        r#"{"op":"fix_result","fix":"regenerate_rdp_certificate","worked":false}"#,
+        r#"{"op":"history","id":7}"#,
+    ]
+    .join("\n");
+    let (code, out, err) = run_stdin(&["json"], input.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    let last: Json = serde_json::from_str(out.lines().last().expect("a response")).unwrap();
+    assert_eq!(last["id"], 7);
+    let points = last["history"]["points"].as_array().expect("points");
+    // start, the pasted value, the answer, the fix result
+    assert_eq!(points.len(), 4, "{last}");
+    assert_eq!(points[3]["label"], "fix regenerate_rdp_certificate failed");
+    assert_eq!(self::points(last["chart_svg"].as_str().unwrap()), 4);
+}

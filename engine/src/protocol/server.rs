@@ -175,6 +175,17 @@ impl Server {
                 merge(&mut extra, &x);
             }
             "state" => {}
+            "history" => {
+                // How the ranking moved, replayed from the state's trace,
+                // and the same as a chart.
+                let h = engine.history(&state);
+                let title = format!("How the ranking moved: {}", engine.kb.manifest.title);
+                extra.insert(
+                    "chart_svg".into(),
+                    json!(crate::picture::chart::svg(&h, &title)),
+                );
+                extra.insert("history".into(), json!(h));
+            }
             "kb" => extra.extend(kb_description(&engine)),
             "collect" => {
                 let Some(collector) = self.collector.as_mut() else {
@@ -193,7 +204,7 @@ impl Server {
                 return Err(ProtoError::new(
                     "unknown_op",
                     format!(
-                        "unknown op `{other}` (ops: start, observe, observe_text, retract, fix_result, explain, whynot, why, state, kb, collect)"
+                        "unknown op `{other}` (ops: start, observe, observe_text, retract, fix_result, explain, whynot, why, state, history, kb, collect)"
                     ),
                 ));
             }
