@@ -165,6 +165,51 @@ pub fn pasted_text(data: &[u8]) {
     }
 }
 
+static KEY: Lazy<crate::protocol::token::SessionKey> = Lazy::new(|| {
+    crate::protocol::token::SessionKey::new(b"fuzzing-session-key-0123")
+        .unwrap_or_else(|e| panic!("{}", e.message))
+});
+
+/// The MCP tools. The first byte picks what the rest is: a session token
+/// as sent; a token payload signed with the server's key (what only a
+/// holder of the key could send, to reach the decoder past the signature);
+/// or a tool's JSON arguments (the next byte picks the tool). A token that
+/// decodes is then used for an `answer`.
+pub fn mcp_tool(data: &[u8]) {
+    use crate::protocol::token;
+    use crate::protocol::tools::{Toolbox, specs};
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let tb = Toolbox {
+        engine: &ENGINE,
+        key: &KEY,
+    };
+    let token = match mode % 3 {
+        0 => String::from_utf8_lossy(rest).into_owned(),
+        1 => token::sign_payload(&KEY, rest),
+        _ => {
+            let Some((&pick, json)) = rest.split_first() else {
+                return;
+            };
+            let tools = specs(true);
+            let name = tools[pick as usize % tools.len()].name;
+            if let Ok(serde_json::Value::Object(args)) = serde_json::from_slice(json) {
+                let _ = tb.call(name, &args, None);
+            }
+            return;
+        }
+    };
+    if let Ok(state) = token::decode(&ENGINE, &KEY, &token) {
+        let args =
+            serde_json::json!({"session": token, "evidence": "connection_path", "value": "vpn"});
+        if let serde_json::Value::Object(args) = args {
+            let _ = tb.call("answer", &args, None);
+        }
+        let _ = state.assess(&ENGINE);
+    }
+}
+
 /// A fuzz target: bytes in, no panic.
 pub type Target = fn(&[u8]);
 
@@ -179,4 +224,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("event_log", event_log),
     ("evidence_bundle", evidence_bundle),
     ("pasted_text", pasted_text),
+    ("mcp_tool", mcp_tool),
 ];
