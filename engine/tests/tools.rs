@@ -36,6 +36,7 @@ fn tool_names_are_the_contract() {
             "report_fix",
             "explain",
             "fix_details",
+            "history",
             "decode_error"
         ]
     );
@@ -269,4 +270,118 @@ fn explain_decode_and_fix_details() {
     assert_eq!(e.code, "not_allowed");
     let e = tb.call("no_such_tool", &Map::new(), None).unwrap_err();
     assert_eq!(e.code, "unknown_tool");
+}
+
+/// A session started with `history: true` carries its steps in the token:
+/// the `history` tool replays them, in any process with the key, to the
+/// same points as the session kept in memory.
+#[test]
+fn history_travels_in_the_token_when_asked_for() {
+    let engine = Engine::embedded().unwrap();
+    let key = key();
+    let tb = Toolbox {
+        engine: &engine,
+        key: &key,
+    };
+    let text = "Event ID: 36870 A fatal error occurred when attempting to access the TLS server credential private key.";
+    let a = tb
+        .call(
+            "start_diagnosis",
+            &args(json!({"text": text, "history": true})),
+            None,
+        )
+        .unwrap();
+    let t1 = a.structured["session"].clone();
+    let a = tb
+        .call(
+            "answer",
+            &args(json!({"session": t1, "evidence": "connection_path", "value": "lan"})),
+            None,
+        )
+        .unwrap();
+    let t2 = a.structured["session"].clone();
+    let a = tb
+        .call(
+            "answer",
+            &args(json!({"session": t2, "evidence": "host_os", "value": "unknown"})),
+            None,
+        )
+        .unwrap();
+    let t3 = a.structured["session"].clone();
+    let a = tb
+        .call(
+            "report_fix",
+            &args(json!({"session": t3, "fix": "regenerate_rdp_certificate", "worked": false})),
+            None,
+        )
+        .unwrap();
+    let t4 = a.structured["session"].clone();
+    let h = tb
+        .call("history", &args(json!({"session": t4})), None)
+        .unwrap();
+    let points = h.structured["history"]["points"].as_array().unwrap();
+    let labels: Vec<&str> = points
+        .iter()
+        .map(|p| p["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "start",
+            "schannel_36870_seen = yes",
+            "connection_path = lan",
+            "host_os = unknown",
+            "fix regenerate_rdp_certificate failed"
+        ]
+    );
+    // The same session in memory gives the same points.
+    let mut s = State::new(&engine);
+    s.observe_text(&engine, text).unwrap();
+    s.observe(&engine, "connection_path", "lan", Source::User)
+        .unwrap();
+    s.observe(&engine, "host_os", "unknown", Source::User)
+        .unwrap();
+    s.fix_result(&engine, "regenerate_rdp_certificate", false)
+        .unwrap();
+    let mine = engine.history(&s);
+    for (p, q) in points.iter().zip(&mine.points) {
+        let got: Vec<f64> = p["posterior"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        for (x, y) in got.iter().zip(&q.posterior) {
+            assert!((x - y).abs() < 1e-9);
+        }
+    }
+    assert!(
+        h.structured["chart_svg"]
+            .as_str()
+            .unwrap()
+            .starts_with("<svg")
+    );
+    assert!(
+        h.text.contains("4. fix regenerate_rdp_certificate failed"),
+        "{}",
+        h.text
+    );
+    // Without `history: true` there is none to draw, and the token stays small.
+    let plain = tb
+        .call("start_diagnosis", &args(json!({"text": text})), None)
+        .unwrap();
+    let e = tb
+        .call(
+            "history",
+            &args(json!({"session": plain.structured["session"]})),
+            None,
+        )
+        .unwrap_err();
+    assert_eq!(e.code, "no_history");
+    // A history step naming evidence the KB lacks is refused like any forgery.
+    let forged = token::sign_payload(&key, br#"{"v":"1.2.0","t":[[0,999,0]]}"#);
+    assert_eq!(
+        token::decode(&engine, &key, &forged).unwrap_err().code,
+        "bad_session"
+    );
 }

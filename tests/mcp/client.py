@@ -17,7 +17,7 @@ import time
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
-TOOLS = {"start_diagnosis", "answer", "report_fix", "explain", "fix_details", "decode_error"}
+TOOLS = {"start_diagnosis", "answer", "report_fix", "explain", "history", "fix_details", "decode_error"}
 CREDSSP = (
     "An authentication error has occurred. The function requested is not supported. "
     "Remote computer: rdp01. This could be due to CredSSP encryption oracle remediation."
@@ -98,12 +98,27 @@ async def refusals(c):
         ("explain", {"session": token, "cause": "no_such_cause"}, "unknown_cause"),
         ("start_diagnosis", {"kb": "other-kb"}, "unknown_kb"),
         ("start_diagnosis", {"target": "127.0.0.1:3389"}, "not_allowed"),
+        ("history", {"session": token}, "no_history"),
     ]
     for name, args, code in cases:
         r = await c.call_tool(name, args)
         text = " ".join(getattr(x, "text", "") for x in r.content)
         check(r.is_error and code in text, f"{name} {list(args)}: expected {code}, got {r.is_error} {text[:200]}")
     return len(cases)
+
+
+async def history(c):
+    """A session that keeps its history: the story for a ticket, as points and a chart."""
+    r = await c.call_tool("start_diagnosis", {"text": CREDSSP, "history": True})
+    d = r.structured_content
+    r = await c.call_tool("answer", {"session": d["session"], "evidence": "connection_path", "value": "lan"})
+    d = r.structured_content
+    r = await c.call_tool("report_fix", {"session": d["session"], "fix": "update_remote_desktop_client", "worked": False})
+    r = await c.call_tool("history", {"session": r.structured_content["session"]})
+    check(not r.is_error, f"history: {r.content}")
+    labels = [p["label"] for p in r.structured_content["history"]["points"]]
+    check(labels[0] == "start" and labels[-1] == "fix update_remote_desktop_client failed" and len(labels) == 5, f"history points {labels}")
+    check(r.structured_content["chart_svg"].startswith("<svg"), "the chart")
 
 
 async def other_tools(c, token):
@@ -114,6 +129,7 @@ async def other_tools(c, token):
     check(not r.is_error and r.structured_content["kind"] == "question", f"explain question: {r.content}")
     r = await c.call_tool("decode_error", {"code": "0x904", "extended": "0x7"})
     check(not r.is_error and r.structured_content["known"] and r.structured_content["causes"], f"decode: {r.content}")
+    await history(c)
     resources = await c.list_resources()
     uris = {str(x.uri) for x in resources.resources}
     check("rootcause://docs/chatbots.md" in uris, f"resources {uris}")

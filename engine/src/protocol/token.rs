@@ -20,7 +20,11 @@ use super::ProtoError;
 use crate::Engine;
 use crate::kb::model::Value;
 use crate::kb::rules;
-use crate::session::{FixResult, Observation, PASTED_TEXT as PASTED, Source, State, UNKNOWN};
+use std::sync::Arc;
+
+use crate::session::{
+    FixResult, Observation, PASTED_TEXT as PASTED, Source, State, TraceStep, UNKNOWN,
+};
 
 /// Largest token accepted (characters).
 pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
@@ -68,6 +72,23 @@ enum WireObservation {
     Other(u16, i16, Source),
 }
 
+/// A step of the session's history, when the token keeps it: an action
+/// (an index into [`STEP_ACTIONS`]), its target (evidence or fix index) and
+/// value (value index, `-1` for unknown or none; for a fix 1 = worked); or
+/// collector facts by the collector's label and how many.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum WireStep {
+    Indexed(u8, u16, i16),
+    Facts(String, u32),
+}
+
+const STEP_ACTIONS: [&str; 4] = ["observe", "retract", "fix_result", "verify_answer"];
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Wire {
@@ -91,6 +112,12 @@ struct Wire {
     vd: Option<u16>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     c: Vec<rules::Conflict>,
+    /// The history, when the session keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    t: Option<Vec<WireStep>>,
+    /// Steps dropped from the front of the history.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    td: usize,
 }
 
 fn bad(message: impl Into<String>) -> ProtoError {
@@ -99,6 +126,54 @@ fn bad(message: impl Into<String>) -> ProtoError {
 
 /// The token for `state` (its trace is not carried).
 pub fn encode(engine: &Engine, key: &SessionKey, state: &State) -> String {
+    encode_with(engine, key, state, false)
+}
+
+/// The steps of a trace in the token's form (verification outcomes, which
+/// follow from the answers, are left out).
+fn wire_steps(engine: &Engine, state: &State) -> Vec<WireStep> {
+    let m = &engine.model;
+    state
+        .trace
+        .iter()
+        .filter_map(|t| {
+            let action = STEP_ACTIONS.iter().position(|a| *a == t.action);
+            match (action, t.action.as_str()) {
+                (Some(a), "fix_result") => {
+                    let f = m.fix_index(&t.target)?;
+                    Some(WireStep::Indexed(
+                        a as u8,
+                        f as u16,
+                        i16::from(t.value.as_deref() == Some("worked")),
+                    ))
+                }
+                (Some(a), _) => {
+                    let e = m.evidence_index(&t.target)?;
+                    let v = t
+                        .value
+                        .as_deref()
+                        .and_then(|v| m.evidence[e].value_index(v))
+                        .map_or(-1, |i| i as i16);
+                    Some(WireStep::Indexed(a as u8, e as u16, v))
+                }
+                (None, "facts") => {
+                    let n = t
+                        .value
+                        .as_deref()
+                        .and_then(|v| v.split_whitespace().next())
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(0);
+                    Some(WireStep::Facts(t.target.clone(), n))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// The token for `state`, with its history when `history` is set (about 8
+/// bytes per step), so that any process can draw how the ranking moved.
+pub fn encode_with(engine: &Engine, key: &SessionKey, state: &State, history: bool) -> String {
     let m = &engine.model;
     let fix = |id: &str| m.fix_index(id).map_or(u16::MAX, |i| i as u16);
     let o = state
@@ -142,6 +217,8 @@ pub fn encode(engine: &Engine, key: &SessionKey, state: &State) -> String {
         va: state.verify_answers.clone(),
         vd: state.verified.as_deref().map(fix),
         c: state.conflicts.clone(),
+        t: history.then(|| wire_steps(engine, state)),
+        td: if history { state.trace_dropped } else { 0 },
     };
     sign_payload(key, &serde_json::to_vec(&wire).unwrap_or_default())
 }
@@ -157,6 +234,16 @@ pub fn sign_payload(key: &SessionKey, payload: &[u8]) -> String {
 
 /// The state a token carries, checked against the key and the KB.
 pub fn decode(engine: &Engine, key: &SessionKey, token: &str) -> Result<State, ProtoError> {
+    decode_full(engine, key, token).map(|(state, _)| state)
+}
+
+/// The state a token carries (its trace rebuilt when the token keeps the
+/// history), and whether it keeps the history.
+pub fn decode_full(
+    engine: &Engine,
+    key: &SessionKey,
+    token: &str,
+) -> Result<(State, bool), ProtoError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(ProtoError::new(
             "too_large",
@@ -246,11 +333,59 @@ pub fn decode(engine: &Engine, key: &SessionKey, token: &str) -> Result<State, P
         verify_answers: wire.va,
         verified: wire.vd.map(fix).transpose()?,
         trace: Vec::new(),
-        trace_dropped: 0,
+        trace_dropped: wire.td,
         conflicts: wire.c,
     };
+    let kept = wire.t.is_some();
+    let mut state = state;
+    for step in wire.t.unwrap_or_default() {
+        state.trace.push(Arc::new(trace_step(engine, step)?));
+    }
     state.validate(engine).map_err(|e| bad(e.to_string()))?;
-    Ok(state)
+    Ok((state, kept))
+}
+
+/// A history step back in the trace's form (the top causes before and
+/// after are not carried: the history is replayed from the steps).
+fn trace_step(engine: &Engine, step: WireStep) -> Result<TraceStep, ProtoError> {
+    let m = &engine.model;
+    let (action, target, value) = match step {
+        WireStep::Facts(label, n) => ("facts", label, Some(format!("{n} facts"))),
+        WireStep::Indexed(a, t, v) => {
+            let action = *STEP_ACTIONS
+                .get(a as usize)
+                .ok_or_else(|| bad("the session token's history has an unknown step"))?;
+            if action == "fix_result" {
+                let f = m
+                    .fixes
+                    .get(t as usize)
+                    .ok_or_else(|| bad("the session token's history names an unknown fix"))?;
+                let outcome = if v == 1 { "worked" } else { "failed" };
+                (action, f.id.clone(), Some(outcome.to_string()))
+            } else {
+                let e = m
+                    .evidence
+                    .get(t as usize)
+                    .ok_or_else(|| bad("the session token's history names unknown evidence"))?;
+                let value = match (action, v) {
+                    ("retract", _) => None,
+                    (_, -1) => Some(UNKNOWN.to_string()),
+                    (_, v) => Some(e.values.get(v as usize).cloned().ok_or_else(|| {
+                        bad("the session token's history holds an unknown value")
+                    })?),
+                };
+                (action, e.id.clone(), value)
+            }
+        }
+    };
+    Ok(TraceStep {
+        action: action.into(),
+        target,
+        value,
+        source: "user".into(),
+        before: Vec::new(),
+        after: Vec::new(),
+    })
 }
 
 /// Constant-time comparison of two tags.

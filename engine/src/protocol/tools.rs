@@ -11,7 +11,7 @@ use serde_json::{Map, Value as Json, json};
 
 use super::compact::{compact, text};
 use super::request::{apply_observations, json_answer, str_field};
-use super::token::{SessionKey, decode, encode};
+use super::token::{SessionKey, decode_full, encode_with};
 use super::{Collect, ProtoError};
 use crate::Engine;
 use crate::kb::codes::{self, parse_code};
@@ -85,7 +85,8 @@ pub fn specs(probe: bool) -> Vec<ToolSpec> {
                     "kb": {"type": "string", "description": "Knowledge base id (default: the one this server serves)."},
                     "observations": observations_schema(),
                     "text": {"type": "string", "description": "What the user pasted: the error dialog, event log lines, command output (at most 1 MiB)."},
-                    "target": {"type": "string", "description": "Host to probe first, if the operator allowed probing."}
+                    "target": {"type": "string", "description": "Host to probe first, if the operator allowed probing."},
+                    "history": {"type": "boolean", "description": "Keep the session's history in its token (about 8 bytes per step), for the `history` tool's chart."}
                 }
             }),
             output_schema: diagnosis_schema(),
@@ -154,6 +155,23 @@ pub fn specs(probe: bool) -> Vec<ToolSpec> {
                     "verify_expect": {"type": ["object", "null"], "description": "The answers (evidence: value) that confirm the fix worked."}}}),
         },
         ToolSpec {
+            name: "history",
+            title: "How the ranking moved",
+            description: "The story of the diagnosis for a ticket: the top causes' probabilities after each step (answers, pasted text, collected facts, fix results), with a chart (SVG). Needs a session started with `history: true`.",
+            input_schema: json!({
+                "type": "object",
+                "required": ["session"],
+                "properties": {"session": {"type": "string", "description": SESSION_DOC}}
+            }),
+            output_schema: json!({"type": "object", "required": ["history", "chart_svg"],
+                "properties": {
+                    "history": {"type": "object", "required": ["causes", "points", "dropped"],
+                        "properties": {"causes": {"type": "array", "items": {"type": "string"}},
+                            "points": {"type": "array", "items": {"type": "object", "required": ["label", "posterior"]}},
+                            "dropped": {"type": "integer"}}},
+                    "chart_svg": {"type": "string", "description": "A self-contained SVG chart of the top causes after each step."}}}),
+        },
+        ToolSpec {
             name: "decode_error",
             title: "Decode an RDP error code",
             description: "What a Remote Desktop disconnect code and its extended code mean (hex like 0x904 or decimal), and which causes they point at.",
@@ -206,6 +224,7 @@ impl Toolbox<'_> {
     ) -> Result<Answer, ProtoError> {
         let engine = self.engine;
         let mut extra = Map::new();
+        let mut keep = false;
         let state = match name {
             "start_diagnosis" => {
                 if let Some(kb) = args.get("kb").filter(|k| !k.is_null()) {
@@ -222,6 +241,16 @@ impl Toolbox<'_> {
                         ));
                     }
                 }
+                keep = match args.get("history") {
+                    None | Some(Json::Null) => false,
+                    Some(Json::Bool(b)) => *b,
+                    Some(_) => {
+                        return Err(ProtoError::new(
+                            "bad_request",
+                            "`history` must be true or false",
+                        ));
+                    }
+                };
                 let mut state = State::new(engine);
                 apply_observations(engine, &mut state, args.get("observations"))?;
                 if args.get("target").is_some_and(|t| !t.is_null()) {
@@ -231,7 +260,8 @@ impl Toolbox<'_> {
                 state
             }
             "answer" => {
-                let mut state = self.session(args)?;
+                let (mut state, kept) = self.session(args)?;
+                keep = kept;
                 let has = |k: &str| args.get(k).is_some_and(|v| !v.is_null());
                 if !has("evidence") && !has("observations") && !has("text") {
                     return Err(ProtoError::new(
@@ -249,7 +279,8 @@ impl Toolbox<'_> {
                 state
             }
             "report_fix" => {
-                let mut state = self.session(args)?;
+                let (mut state, kept) = self.session(args)?;
+                keep = kept;
                 let fix = str_field(args, "fix")?;
                 let worked = args.get("worked").and_then(Json::as_bool).ok_or_else(|| {
                     ProtoError::new("bad_request", "`worked` must be true or false")
@@ -259,13 +290,18 @@ impl Toolbox<'_> {
             }
             "probe_rdp" => {
                 let mut state = match args.get("session").filter(|s| !s.is_null()) {
-                    Some(_) => self.session(args)?,
+                    Some(_) => {
+                        let (state, kept) = self.session(args)?;
+                        keep = kept;
+                        state
+                    }
                     None => State::new(engine),
                 };
                 probe(engine, &mut state, args, collector, &mut extra)?;
                 state
             }
             "explain" => return self.explain(args),
+            "history" => return self.history(args),
             "fix_details" => return fix_details(engine, str_field(args, "fix")?),
             "decode_error" => return decode_error(engine, args),
             other => {
@@ -275,17 +311,19 @@ impl Toolbox<'_> {
                 ));
             }
         };
-        Ok(self.diagnosis(&state, extra))
+        Ok(self.diagnosis(&state, extra, keep))
     }
 
-    fn session(&self, args: &Map<String, Json>) -> Result<State, ProtoError> {
-        decode(self.engine, self.key, str_field(args, "session")?)
+    /// The session's state, and whether its token keeps the history.
+    fn session(&self, args: &Map<String, Json>) -> Result<(State, bool), ProtoError> {
+        decode_full(self.engine, self.key, str_field(args, "session")?)
     }
 
-    /// The compact view of a state, with its token.
-    pub fn diagnosis(&self, state: &State, extra: Map<String, Json>) -> Answer {
+    /// The compact view of a state, with its token (keeping the history
+    /// when `history`).
+    pub fn diagnosis(&self, state: &State, extra: Map<String, Json>, history: bool) -> Answer {
         let a = state.assess(self.engine);
-        let token = encode(self.engine, self.key, state);
+        let token = encode_with(self.engine, self.key, state, history);
         let mut structured = Map::new();
         structured.insert("session".into(), json!(token));
         structured.extend(compact(self.engine, state, &a));
@@ -318,9 +356,42 @@ impl Toolbox<'_> {
         }
     }
 
+    fn history(&self, args: &Map<String, Json>) -> Result<Answer, ProtoError> {
+        let engine = self.engine;
+        let (state, kept) = self.session(args)?;
+        if !kept {
+            return Err(ProtoError::new(
+                "no_history",
+                "this session does not keep its history: start it with start_diagnosis and `history: true`",
+            ));
+        }
+        let h = engine.history(&state);
+        let top = h.top_causes(3);
+        let mut t = String::from("How the ranking moved:\n");
+        for (i, p) in h.points.iter().enumerate() {
+            let tops: Vec<String> = top
+                .iter()
+                .map(|&c| format!("{} {:.0}%", h.causes[c], p.posterior[c] * 100.0))
+                .collect();
+            t.push_str(&format!("{i}. {}: {}\n", p.label, tops.join(", ")));
+        }
+        t.push_str("The chart is in `chart_svg` (SVG).");
+        let title = format!("How the ranking moved: {}", engine.kb.manifest.title);
+        let mut s = Map::new();
+        s.insert(
+            "chart_svg".into(),
+            json!(crate::picture::chart::svg(&h, &title)),
+        );
+        s.insert("history".into(), json!(h));
+        Ok(Answer {
+            structured: s,
+            text: t,
+        })
+    }
+
     fn explain(&self, args: &Map<String, Json>) -> Result<Answer, ProtoError> {
         let engine = self.engine;
-        let state = self.session(args)?;
+        let (state, _) = self.session(args)?;
         let opt = |k: &str| args.get(k).and_then(Json::as_str);
         if let Some(ev) = opt("evidence") {
             let x = engine.why_question(&state, ev)?;
