@@ -284,37 +284,28 @@ fn history_travels_in_the_token_when_asked_for() {
         key: &key,
     };
     let text = "Event ID: 36870 A fatal error occurred when attempting to access the TLS server credential private key.";
-    let a = tb
+    let mut a = tb
         .call(
             "start_diagnosis",
             &args(json!({"text": text, "history": true})),
             None,
         )
         .unwrap();
-    let t1 = a.structured["session"].clone();
-    let a = tb
-        .call(
+    let steps = [
+        (
             "answer",
-            &args(json!({"session": t1, "evidence": "connection_path", "value": "lan"})),
-            None,
-        )
-        .unwrap();
-    let t2 = a.structured["session"].clone();
-    let a = tb
-        .call(
-            "answer",
-            &args(json!({"session": t2, "evidence": "host_os", "value": "unknown"})),
-            None,
-        )
-        .unwrap();
-    let t3 = a.structured["session"].clone();
-    let a = tb
-        .call(
+            json!({"evidence": "connection_path", "value": "lan"}),
+        ),
+        ("answer", json!({"evidence": "host_os", "value": "unknown"})),
+        (
             "report_fix",
-            &args(json!({"session": t3, "fix": "regenerate_rdp_certificate", "worked": false})),
-            None,
-        )
-        .unwrap();
+            json!({"fix": "regenerate_rdp_certificate", "worked": false}),
+        ),
+    ];
+    for (tool, mut step) in steps {
+        step["session"] = a.structured["session"].clone();
+        a = tb.call(tool, &args(step), None).unwrap();
+    }
     let t4 = a.structured["session"].clone();
     let h = tb
         .call("history", &args(json!({"session": t4})), None)

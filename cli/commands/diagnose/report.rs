@@ -15,8 +15,7 @@ use super::html;
 
 /// The chart of the top causes after each step, as SVG.
 pub fn chart_svg(engine: &Engine, state: &State) -> String {
-    let title = format!("How the ranking moved: {}", engine.kb.manifest.title);
-    chart::svg(&engine.history(state), &title)
+    chart::of_session(engine, state).1
 }
 
 /// A report and the files it is made of.
@@ -313,10 +312,11 @@ pub fn json(engine: &Engine, state: &State) -> Value {
         })
         .collect();
     body.insert("fix_steps".into(), Value::Array(steps));
+    let (history, svg) = chart::of_session(engine, state);
     body.insert(
         "history".into(),
-        serde_json::to_value(engine.history(state)).unwrap_or(Value::Null),
+        serde_json::to_value(history).unwrap_or(Value::Null),
     );
-    body.insert("chart_svg".into(), Value::String(chart_svg(engine, state)));
+    body.insert("chart_svg".into(), Value::String(svg));
     Value::Object(body)
 }

@@ -6,7 +6,16 @@
 use std::fmt::Write as _;
 
 use super::svg::{Doc, esc, series_colour};
-use crate::session::History;
+use crate::Engine;
+use crate::session::{History, State};
+
+/// A session's history and its chart, titled with the KB's problem.
+pub fn of_session(engine: &Engine, state: &State) -> (History, String) {
+    let history = engine.history(state);
+    let title = format!("How the ranking moved: {}", engine.kb.manifest.title);
+    let svg = svg(&history, &title);
+    (history, svg)
+}
 
 /// Causes drawn: the highest at any step.
 pub const LINES: usize = 5;

@@ -42,6 +42,18 @@ pub(super) fn str_field<'a>(req: &'a Map<String, Json>, name: &str) -> Result<&'
     }
 }
 
+/// An optional boolean field (absent or `null`: false).
+pub(super) fn flag_field(req: &Map<String, Json>, name: &str) -> Result<bool, ProtoError> {
+    match req.get(name) {
+        None | Some(Json::Null) => Ok(false),
+        Some(Json::Bool(b)) => Ok(*b),
+        Some(_) => Err(ProtoError::new(
+            "bad_request",
+            format!("`{name}` must be true or false"),
+        )),
+    }
+}
+
 /// An answer: a string, or `true`/`false` for `yes`/`no`.
 pub(super) fn json_answer(v: &Json, name: &str) -> Result<String, ProtoError> {
     match v {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value as Json, json};
 
 use super::compact::compact;
-use super::request::{apply_observations, parse_request, str_field, value_field};
+use super::request::{apply_observations, flag_field, parse_request, str_field, value_field};
 use super::response::{Escaped, body, kb_description};
 use super::{Collect, ProtoError};
 use crate::Engine;
@@ -178,12 +178,8 @@ impl Server {
             "history" => {
                 // How the ranking moved, replayed from the state's trace,
                 // and the same as a chart.
-                let h = engine.history(&state);
-                let title = format!("How the ranking moved: {}", engine.kb.manifest.title);
-                extra.insert(
-                    "chart_svg".into(),
-                    json!(crate::picture::chart::svg(&h, &title)),
-                );
+                let (h, svg) = crate::picture::chart::of_session(&engine, &state);
+                extra.insert("chart_svg".into(), json!(svg));
                 extra.insert("history".into(), json!(h));
             }
             "kb" => extra.extend(kb_description(&engine)),
@@ -230,16 +226,7 @@ enum View {
 
 impl View {
     fn of(req: &Map<String, Json>) -> Result<View, ProtoError> {
-        let trace = match req.get("trace") {
-            None | Some(Json::Null) => false,
-            Some(Json::Bool(b)) => *b,
-            Some(_) => {
-                return Err(ProtoError::new(
-                    "bad_request",
-                    "`trace` must be true or false",
-                ));
-            }
-        };
+        let trace = flag_field(req, "trace")?;
         match req.get("view") {
             None | Some(Json::Null) => Ok(View::Full),
             Some(Json::String(v)) if v == "full" => Ok(View::Full),

@@ -10,7 +10,7 @@
 use serde_json::{Map, Value as Json, json};
 
 use super::compact::{compact, text};
-use super::request::{apply_observations, json_answer, str_field};
+use super::request::{apply_observations, flag_field, json_answer, str_field};
 use super::token::{SessionKey, decode_full, encode_with};
 use super::{Collect, ProtoError};
 use crate::Engine;
@@ -241,16 +241,7 @@ impl Toolbox<'_> {
                         ));
                     }
                 }
-                keep = match args.get("history") {
-                    None | Some(Json::Null) => false,
-                    Some(Json::Bool(b)) => *b,
-                    Some(_) => {
-                        return Err(ProtoError::new(
-                            "bad_request",
-                            "`history` must be true or false",
-                        ));
-                    }
-                };
+                keep = flag_field(args, "history")?;
                 let mut state = State::new(engine);
                 apply_observations(engine, &mut state, args.get("observations"))?;
                 if args.get("target").is_some_and(|t| !t.is_null()) {
@@ -365,7 +356,7 @@ impl Toolbox<'_> {
                 "this session does not keep its history: start it with start_diagnosis and `history: true`",
             ));
         }
-        let h = engine.history(&state);
+        let (h, svg) = crate::picture::chart::of_session(engine, &state);
         let top = h.top_causes(3);
         let mut t = String::from("How the ranking moved:\n");
         for (i, p) in h.points.iter().enumerate() {
@@ -376,12 +367,8 @@ impl Toolbox<'_> {
             t.push_str(&format!("{i}. {}: {}\n", p.label, tops.join(", ")));
         }
         t.push_str("The chart is in `chart_svg` (SVG).");
-        let title = format!("How the ranking moved: {}", engine.kb.manifest.title);
         let mut s = Map::new();
-        s.insert(
-            "chart_svg".into(),
-            json!(crate::picture::chart::svg(&h, &title)),
-        );
+        s.insert("chart_svg".into(), json!(svg));
         s.insert("history".into(), json!(h));
         Ok(Answer {
             structured: s,
