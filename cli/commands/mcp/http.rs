@@ -23,6 +23,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rootcause_engine::protocol::token::constant_time_eq;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -105,10 +106,6 @@ impl Front {
         let body = http_body_util::Limited::new(body, self.limits.max_body);
         self.mcp.handle(Request::from_parts(parts, body)).await
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 pub async fn serve(

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value as Json};
 
-use super::{MAX_REQUEST_BYTES, ProtoError};
+use super::{Collect, MAX_REQUEST_BYTES, ProtoError};
 use crate::Engine;
 use crate::session::{Source, State};
 
@@ -40,6 +40,46 @@ pub(super) fn str_field<'a>(req: &'a Map<String, Json>, name: &str) -> Result<&'
             format!("the request needs `{name}`"),
         )),
     }
+}
+
+/// `start`'s optional `kb`: it must name the KB this process serves.
+pub(super) fn check_kb(engine: &Engine, req: &Map<String, Json>) -> Result<(), ProtoError> {
+    let Some(kb) = req.get("kb") else {
+        return Ok(());
+    };
+    let name = kb
+        .as_str()
+        .ok_or_else(|| ProtoError::new("bad_request", "`kb` must be a string"))?;
+    if name != engine.kb.manifest.id {
+        return Err(ProtoError::new(
+            "unknown_kb",
+            format!(
+                "this process serves KB `{}`, not `{name}`",
+                engine.kb.manifest.id
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Run collector `kind` and add its facts to `state`; reports the run in
+/// `extra` (`collected`).
+pub(super) fn collect_into(
+    engine: &Engine,
+    state: &mut State,
+    collector: &mut dyn Collect,
+    kind: &str,
+    req: &Map<String, Json>,
+    extra: &mut Map<String, Json>,
+) -> Result<(), ProtoError> {
+    let (label, facts) = collector.collect(kind, req)?;
+    let n = facts.len();
+    state.add_facts(engine, facts, &label)?;
+    extra.insert(
+        "collected".into(),
+        serde_json::json!({"collector": label, "facts": n}),
+    );
+    Ok(())
 }
 
 /// An optional boolean field (absent or `null`: false).

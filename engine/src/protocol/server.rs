@@ -5,7 +5,9 @@ use std::sync::Arc;
 use serde_json::{Map, Value as Json, json};
 
 use super::compact::compact;
-use super::request::{apply_observations, flag_field, parse_request, str_field, value_field};
+use super::request::{
+    apply_observations, check_kb, collect_into, flag_field, parse_request, str_field, value_field,
+};
 use super::response::{Escaped, body, kb_description};
 use super::{Collect, ProtoError};
 use crate::Engine;
@@ -103,20 +105,7 @@ impl Server {
         let mut extra = Map::new();
         match op {
             "start" => {
-                if let Some(kb) = req.get("kb") {
-                    let name = kb
-                        .as_str()
-                        .ok_or_else(|| ProtoError::new("bad_request", "`kb` must be a string"))?;
-                    if name != engine.kb.manifest.id {
-                        return Err(ProtoError::new(
-                            "unknown_kb",
-                            format!(
-                                "this process serves KB `{}`, not `{name}`",
-                                engine.kb.manifest.id
-                            ),
-                        ));
-                    }
-                }
+                check_kb(&engine, req)?;
                 state = State::new(&engine);
                 apply_observations(&engine, &mut state, req.get("observations"))?;
                 if req.contains_key("target") {
@@ -128,10 +117,14 @@ impl Server {
                             "`target` needs probing, which is off; the operator can allow it with `rootcause json --allow-probe HOST,...`",
                         ));
                     };
-                    let (label, facts) = collector.collect("rdp_probe", req)?;
-                    let n = facts.len();
-                    state.add_facts(&engine, facts, &label)?;
-                    extra.insert("collected".into(), json!({"collector": label, "facts": n}));
+                    collect_into(
+                        &engine,
+                        &mut state,
+                        collector.as_mut(),
+                        "rdp_probe",
+                        req,
+                        &mut extra,
+                    )?;
                 }
                 if req.contains_key("text") {
                     let pasted = state.observe_text(&engine, str_field(req, "text")?)?;
@@ -191,10 +184,14 @@ impl Server {
                     ));
                 };
                 let kind = str_field(req, "collector")?;
-                let (label, facts) = collector.collect(kind, req)?;
-                let n = facts.len();
-                state.add_facts(&engine, facts, &label)?;
-                extra.insert("collected".into(), json!({"collector": label, "facts": n}));
+                collect_into(
+                    &engine,
+                    &mut state,
+                    collector.as_mut(),
+                    kind,
+                    req,
+                    &mut extra,
+                )?;
             }
             other => {
                 return Err(ProtoError::new(

@@ -259,7 +259,7 @@ pub fn decode_full(
     let tag = URL_SAFE_NO_PAD
         .decode(tag)
         .map_err(|_| bad("the session token is damaged"))?;
-    if tag.len() != TAG_BYTES || !ring_eq(&key.tag(payload.as_bytes()), &tag) {
+    if tag.len() != TAG_BYTES || !constant_time_eq(&key.tag(payload.as_bytes()), &tag) {
         return Err(bad(
             "the session token was altered, or signed by a server with another key",
         ));
@@ -388,7 +388,7 @@ fn trace_step(engine: &Engine, step: WireStep) -> Result<TraceStep, ProtoError> 
     })
 }
 
-/// Constant-time comparison of two tags.
-fn ring_eq(a: &[u8], b: &[u8]) -> bool {
+/// Constant-time comparison of two secrets (tags, bearer tokens).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

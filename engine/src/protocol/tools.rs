@@ -10,7 +10,9 @@
 use serde_json::{Map, Value as Json, json};
 
 use super::compact::{compact, text};
-use super::request::{apply_observations, flag_field, json_answer, str_field};
+use super::request::{
+    apply_observations, check_kb, collect_into, flag_field, json_answer, str_field,
+};
 use super::token::{SessionKey, decode_full, encode_with};
 use super::{Collect, ProtoError};
 use crate::Engine;
@@ -227,20 +229,7 @@ impl Toolbox<'_> {
         let mut keep = false;
         let state = match name {
             "start_diagnosis" => {
-                if let Some(kb) = args.get("kb").filter(|k| !k.is_null()) {
-                    let kb = kb
-                        .as_str()
-                        .ok_or_else(|| ProtoError::new("bad_request", "`kb` must be a string"))?;
-                    if kb != engine.kb.manifest.id {
-                        return Err(ProtoError::new(
-                            "unknown_kb",
-                            format!(
-                                "this server serves KB `{}`, not `{kb}`",
-                                engine.kb.manifest.id
-                            ),
-                        ));
-                    }
-                }
+                check_kb(engine, args)?;
                 keep = flag_field(args, "history")?;
                 let mut state = State::new(engine);
                 apply_observations(engine, &mut state, args.get("observations"))?;
@@ -490,11 +479,7 @@ fn probe(
             "probing is off on this server; the operator can allow hosts with `rootcause mcp --allow-probe HOST,CIDR,...`",
         ));
     };
-    let (label, facts) = collector.collect("rdp_probe", args)?;
-    let n = facts.len();
-    state.add_facts(engine, facts, &label)?;
-    extra.insert("collected".into(), json!({"collector": label, "facts": n}));
-    Ok(())
+    collect_into(engine, state, collector, "rdp_probe", args, extra)
 }
 
 fn fix_details(engine: &Engine, id: &str) -> Result<Answer, ProtoError> {
