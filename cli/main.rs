@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use commands::{bench, collect, decode, diagnose, json, kb, mcp, probe};
+use commands::{bench, collect, decode, diagnose, json, kb, mcp, probe, scan};
 use shared::engine;
 
 #[derive(Parser)]
@@ -81,6 +81,11 @@ enum Command {
     /// Probe a remote endpoint
     #[command(subcommand)]
     Probe(ProbeCommand),
+    /// Scan many RDP endpoints (hosts, ports, CIDR blocks) and report what the KB finds: expiring certificates, weak security, closed ports
+    #[command(
+        after_help = "Exit status: 0 nothing at or above --fail-on was found, 1 something was, 2 usage or I/O error, 130 interrupted before anything was found."
+    )]
+    Scan(scan::ScanArgs),
     /// Read event logs or a host evidence bundle: facts and the evidence they imply
     Collect {
         /// .evtx, wevtutil XML or Get-WinEvent JSON files
@@ -259,6 +264,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Diagnose(args) => diagnose::run(args),
+        Command::Scan(args) => scan::run(args),
         Command::Json { kb, allow_probe } => match engine::load_engine(kb.kb.as_deref()) {
             Ok(engine) => json::run(engine, &allow_probe),
             Err(code) => Ok(code),

@@ -43,7 +43,7 @@ pub fn check_cmd(dir: Option<&Path>, deny_warnings: bool, json: bool) -> ExitCod
     if !json {
         match (&kb, failed) {
             (Some(kb), false) => println!(
-                "{root}: ok: {} causes, {} evidence, {} rules, {} fixes, {} collectors, {} codes, {} cases; {warnings} warning(s)",
+                "{root}: ok: {} causes, {} evidence, {} rules, {} fixes, {} collectors, {} codes, {} cases, {} findings; {warnings} warning(s)",
                 kb.causes.len(),
                 kb.evidence.len(),
                 kb.rules.len(),
@@ -51,6 +51,7 @@ pub fn check_cmd(dir: Option<&Path>, deny_warnings: bool, json: bool) -> ExitCod
                 kb.collectors.len(),
                 kb.codes.disconnect.len() + kb.codes.extended.len(),
                 kb.cases.len(),
+                kb.findings.len(),
             ),
             _ => println!("{root}: invalid: {errors} error(s), {warnings} warning(s)"),
         }

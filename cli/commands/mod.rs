@@ -9,3 +9,4 @@ pub mod json;
 pub mod kb;
 pub mod mcp;
 pub mod probe;
+pub mod scan;

@@ -2,6 +2,7 @@
 //! sessions, reports.
 
 use super::*;
+use rootcause_engine::kb::model::Value as KbValue;
 
 impl Repl<'_> {
     /// Print the report in `format`, or write it (and its chart) to `file`.
@@ -40,6 +41,94 @@ impl Repl<'_> {
         println!();
         let label = collected.label.clone();
         self.apply(|s, e| s.add_facts(e, collected.facts, &label).map_err(Into::into))?;
+        self.shown = None;
+        Ok(())
+    }
+
+    /// Add the facts of one endpoint of a scan's JSON lines: the one whose
+    /// target (`host:port`) or host is `host`, or the only one.
+    pub(super) fn from_scan(&mut self, file: &Path, host: Option<&str>) -> Result<()> {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let mut endpoints = Vec::new();
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let v: serde_json::Value = serde_json::from_str(line).with_context(|| {
+                format!(
+                    "{}:{}: not a line of `rootcause scan --format json`",
+                    file.display(),
+                    i + 1
+                )
+            })?;
+            if v.get("type").and_then(|t| t.as_str()) == Some("endpoint") {
+                endpoints.push(v);
+            }
+        }
+        let field = |v: &serde_json::Value, k: &str| {
+            v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string()
+        };
+        let chosen = match host {
+            Some(h) => endpoints
+                .iter()
+                .find(|v| field(v, "target") == h)
+                .or_else(|| endpoints.iter().find(|v| field(v, "host") == h)),
+            None if endpoints.len() == 1 => endpoints.first(),
+            None => bail!(
+                "{} holds {} endpoints: name one, e.g. `rootcause diagnose --from-scan {} HOST[:PORT]`",
+                file.display(),
+                endpoints.len(),
+                file.display()
+            ),
+        };
+        let Some(endpoint) = chosen else {
+            bail!(
+                "{} has no endpoint `{}` (it holds: {})",
+                file.display(),
+                host.unwrap_or(""),
+                endpoints
+                    .iter()
+                    .take(10)
+                    .map(|v| field(v, "target"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        };
+        let target = field(endpoint, "target");
+        let mut facts = rootcause_engine::collect::Facts::new();
+        if let Some(map) = endpoint.get("facts").and_then(|f| f.as_object()) {
+            for (k, v) in map {
+                let value = match v {
+                    serde_json::Value::Bool(b) => KbValue::Bool(*b),
+                    serde_json::Value::Number(n) => KbValue::Number(n.as_f64().unwrap_or(0.0)),
+                    serde_json::Value::String(s) => KbValue::Text(s.clone()),
+                    _ => bail!(
+                        "{}: fact `{k}` of {target} is not a string, number or boolean",
+                        file.display()
+                    ),
+                };
+                facts.insert(k.clone(), value);
+            }
+        }
+        let label = format!("scan of {target}");
+        println!(
+            "Read {label} from {}: {} facts",
+            file.display(),
+            facts.len()
+        );
+        let collected = rootcause_engine::collect::Collected {
+            collector: "rdp_probe".into(),
+            label: label.clone(),
+            facts: facts.clone(),
+            warnings: Vec::new(),
+        };
+        for (e, v, src) in evidence::evidence(self.engine, std::slice::from_ref(&collected))? {
+            println!("  {e} = {v}    [{src}]");
+        }
+        println!();
+        self.apply(|s, e| s.add_facts(e, facts, &label).map_err(Into::into))?;
         self.shown = None;
         Ok(())
     }

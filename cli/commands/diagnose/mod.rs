@@ -60,6 +60,9 @@ pub struct DiagnoseArgs {
     /// Step timeout of the probe, seconds
     #[arg(long, value_name = "SECS", default_value_t = 3.0)]
     probe_timeout: f64,
+    /// Start from `rootcause scan --format json` output: the facts of HOST's endpoint (not probed again)
+    #[arg(long, value_name = "FILE", conflicts_with = "probe")]
+    from_scan: Option<PathBuf>,
 }
 
 /// A saved session file.
@@ -92,7 +95,9 @@ pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
             .observe(&engine, id.trim(), value.trim(), Source::User)
             .with_context(|| format!("--observe {o}"))?;
     }
-    if let Some(target) = args.probe.as_ref().or(args.host.as_ref()) {
+    if let Some(file) = &args.from_scan {
+        repl.from_scan(file, args.host.as_deref())?;
+    } else if let Some(target) = args.probe.as_ref().or(args.host.as_ref()) {
         repl.probe(target, args.probe_timeout)?;
     }
     if !args.events.is_empty() || args.bundle.is_some() {

@@ -14,6 +14,8 @@
 //! - [`host`]: the KB's PowerShell host checks, run on Windows or parsed
 //!   from recorded output; [`bundle`]: the evidence bundle `collect.ps1`
 //!   writes on a host;
+//! - [`scan`]: the probe over many endpoints at once (targets, CIDR
+//!   blocks, bounded concurrency, a connection rate);
 //! - [`civil`]: calendar arithmetic for certificate and event times.
 //!
 //! Each hands back [`Collected`] facts; [`crate::session::State::add_facts`]
@@ -24,6 +26,7 @@ pub mod civil;
 pub mod events;
 pub mod host;
 pub mod rdp_probe;
+pub mod scan;
 
 use std::collections::BTreeMap;
 

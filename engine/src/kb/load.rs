@@ -64,6 +64,11 @@ pub const FILES: &[(&str, bool, &str)] = &[
         "a list of text patterns `[ (id: ..., regex: ..., sets: {...}, examples: [...]), ... ]`",
     ),
     (
+        "findings.ron",
+        false,
+        "a list of scan findings `[ (id: ..., title: ..., severity: ..., when: ...), ... ]`",
+    ),
+    (
         "codes.ron",
         false,
         "the code tables `(disconnect: [...], extended: [...], pairs: [...])`",
@@ -214,6 +219,8 @@ pub struct Kb {
     pub codes: Codes,
     /// Patterns that turn pasted text into evidence.
     pub patterns: Vec<Pattern>,
+    /// What `rootcause scan` reports about an endpoint.
+    pub findings: Vec<Finding>,
     /// Cases with the name of the file each came from.
     pub cases: Vec<(String, Case)>,
     /// Real user reports (`reports/*.ron`), in the cases' format: the
@@ -273,6 +280,7 @@ pub fn parse(source: KbSource) -> Result<Kb, Vec<Diagnostic>> {
     let collectors: Option<Vec<Collector>> = parse_file(&source, "collectors.ron", &mut diags);
     let codes: Option<Codes> = parse_file(&source, "codes.ron", &mut diags);
     let patterns: Option<Vec<Pattern>> = parse_file(&source, "patterns.ron", &mut diags);
+    let findings: Option<Vec<Finding>> = parse_file(&source, "findings.ron", &mut diags);
     let mut cases = Vec::new();
     let mut reports = Vec::new();
     for f in &source.files {
@@ -305,6 +313,7 @@ pub fn parse(source: KbSource) -> Result<Kb, Vec<Diagnostic>> {
         collectors: collectors.unwrap_or_default(),
         codes: codes.unwrap_or_default(),
         patterns: patterns.unwrap_or_default(),
+        findings: findings.unwrap_or_default(),
         cases,
         reports,
         source,

@@ -232,6 +232,31 @@ impl std::fmt::Display for Value {
     }
 }
 
+/// The right-hand side of a numeric comparison: a number, or the name of a
+/// fact whose number it is (`Lt("probe.cert.days_left", "scan.warn_days")`;
+/// false when that fact is missing or not a number).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Bound {
+    Number(f64),
+    Fact(String),
+}
+
+impl From<f64> for Bound {
+    fn from(n: f64) -> Bound {
+        Bound::Number(n)
+    }
+}
+
+impl std::fmt::Display for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Bound::Number(n) => f.write_str(&format_number(*n)),
+            Bound::Fact(name) => f.write_str(name),
+        }
+    }
+}
+
 /// A condition over facts and evidence (used by `ask_if` and rules).
 ///
 /// The first field names a fact; an evidence id names the evidence's value.
@@ -241,10 +266,10 @@ pub enum Condition {
     Eq(String, Value),
     Ne(String, Value),
     In(String, Vec<Value>),
-    Lt(String, f64),
-    Le(String, f64),
-    Gt(String, f64),
-    Ge(String, f64),
+    Lt(String, Bound),
+    Le(String, Bound),
+    Gt(String, Bound),
+    Ge(String, Bound),
     /// The fact, as text, matches the regular expression.
     Matches(String, String),
     /// The fact has a value (an evidence answered `unknown` does not).
@@ -286,6 +311,15 @@ impl Condition {
                 }
             }
             Condition::Not(c) => c.collect_facts(out),
+            Condition::Lt(f, b)
+            | Condition::Le(f, b)
+            | Condition::Gt(f, b)
+            | Condition::Ge(f, b) => {
+                out.push(f);
+                if let Bound::Fact(g) = b {
+                    out.push(g);
+                }
+            }
             leaf => out.extend(leaf.leaf_fact()),
         }
     }
@@ -481,6 +515,68 @@ pub struct Pattern {
     /// Where the example texts come from (URL or source key).
     #[serde(default)]
     pub source: String,
+}
+
+/// How bad a scan finding is; ordered, `Info` < `Warning` < `Critical`.
+/// Written `Critical` in RON, `"critical"` in JSON output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+pub enum Level {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Level {
+    pub const ALL: [Level; 3] = [Level::Critical, Level::Warning, Level::Info];
+
+    /// `info`, `warning`, `critical`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Info => "info",
+            Level::Warning => "warning",
+            Level::Critical => "critical",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Level> {
+        Level::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+}
+
+impl Serialize for Level {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Facts a scan adds to every endpoint's facts: `scan.warn_days` (a
+/// number) and `scan.expect_ca` (true when a CA-issued certificate is
+/// expected) from its command line, and `scan.named` (true when the
+/// endpoint was named on its own, not as part of a CIDR block).
+pub const SCAN_SETTINGS: &[&str] = &["scan.warn_days", "scan.expect_ca", "scan.named"];
+
+/// `findings.ron`: what `rootcause scan` reports about an endpoint, from the
+/// probe's facts, the evidence the rules set from them and the scan's
+/// settings (`scan.warn_days`, `scan.expect_ca`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Finding {
+    pub id: String,
+    pub title: String,
+    pub severity: Level,
+    pub when: Condition,
+    /// One line shown with the finding; `{fact}` is replaced by its value.
+    #[serde(default)]
+    pub detail: String,
+    /// The KB cause this finding leads to, if any.
+    #[serde(default)]
+    pub cause: Option<String>,
+    /// The fix that removes it, if any.
+    #[serde(default)]
+    pub fix: Option<String>,
+    /// Where the facts behind the finding are documented.
+    #[serde(default)]
+    pub sources: Vec<String>,
 }
 
 /// `codes.ron`: mstsc disconnect and extended (ERRINFO) codes.

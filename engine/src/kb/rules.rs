@@ -13,7 +13,7 @@ use once_cell::sync::Lazy;
 use regex::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::kb::model::{Action, Condition, Rule, Value};
+use crate::kb::model::{Action, Bound, Condition, Rule, Value};
 
 /// Compiled size limit for a KB regex (bytes of automaton).
 pub const MAX_REGEX_BYTES: usize = 1 << 20;
@@ -79,14 +79,19 @@ pub fn value_eq(a: &Value, b: &Value) -> bool {
 /// Evaluate a condition; `lookup` gives a fact's or evidence's value.
 pub fn eval(cond: &Condition, lookup: &dyn Fn(&str) -> Option<Value>) -> bool {
     let num = |f: &str| lookup(f).as_ref().and_then(as_number);
+    let bound = |b: &Bound| match b {
+        Bound::Number(n) => Some(*n),
+        Bound::Fact(g) => num(g),
+    };
+    let cmp = |f: &str, b: &Bound, op: fn(f64, f64) -> bool| matches!((num(f), bound(b)), (Some(x), Some(y)) if op(x, y));
     match cond {
         Condition::Eq(f, v) => lookup(f).is_some_and(|x| value_eq(&x, v)),
         Condition::Ne(f, v) => lookup(f).is_some_and(|x| !value_eq(&x, v)),
         Condition::In(f, vs) => lookup(f).is_some_and(|x| vs.iter().any(|v| value_eq(&x, v))),
-        Condition::Lt(f, n) => num(f).is_some_and(|x| x < *n),
-        Condition::Le(f, n) => num(f).is_some_and(|x| x <= *n),
-        Condition::Gt(f, n) => num(f).is_some_and(|x| x > *n),
-        Condition::Ge(f, n) => num(f).is_some_and(|x| x >= *n),
+        Condition::Lt(f, b) => cmp(f, b, |x, y| x < y),
+        Condition::Le(f, b) => cmp(f, b, |x, y| x <= y),
+        Condition::Gt(f, b) => cmp(f, b, |x, y| x > y),
+        Condition::Ge(f, b) => cmp(f, b, |x, y| x >= y),
         Condition::Matches(f, p) => match (lookup(f), regex(p)) {
             (Some(x), Ok(re)) => re.is_match(&x.as_text()),
             _ => false,
@@ -227,7 +232,7 @@ mod tests {
             ),
             rule(
                 "a",
-                Condition::Lt("days".into(), 0.0),
+                Condition::Lt("days".into(), 0.0.into()),
                 vec![Action::Derive("mid".into(), Value::Bool(true))],
             ),
             rule(
@@ -256,7 +261,24 @@ mod tests {
             "b" => Some(Value::Bool(true)),
             _ => None,
         };
-        assert!(eval(&Condition::Gt("n".into(), 10.0), &look));
+        assert!(eval(&Condition::Gt("n".into(), 10.0.into()), &look));
+        // A bound read from another fact; a missing one never holds.
+        let warn = |f: &str| match f {
+            "days" => Some(Value::Number(12.0)),
+            "warn" => Some(Value::Number(30.0)),
+            _ => None,
+        };
+        let below = |b: &str| Condition::Lt("days".into(), Bound::Fact(b.into()));
+        assert!(eval(&below("warn"), &warn));
+        assert!(!eval(
+            &Condition::Gt("days".into(), Bound::Fact("warn".into())),
+            &warn
+        ));
+        assert!(!eval(&below("missing"), &warn));
+        let parsed: Condition =
+            ron::from_str(r#"All([Lt("days", "warn"), Ge("days", -3)])"#).expect("ron");
+        assert!(eval(&parsed, &warn));
+        assert_eq!(parsed.facts(), vec!["days", "warn", "days"]);
         assert!(eval(&Condition::Eq("n".into(), Value::Number(12.0)), &look));
         assert!(eval(
             &Condition::Matches("s".into(), "(?i)keyset".into()),

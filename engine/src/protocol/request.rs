@@ -136,3 +136,42 @@ pub(super) fn apply_observations(
     *state = next;
     Ok(())
 }
+
+/// `start`'s `facts`: `{"probe.tcp": "ok", "probe.cert.days_left": -3, ...}`,
+/// each a fact some collector of the KB produces, with a string, number or
+/// boolean value.
+pub(super) fn facts_field(engine: &Engine, v: &Json) -> Result<crate::collect::Facts, ProtoError> {
+    use crate::kb::model::Value;
+    let map = v.as_object().ok_or_else(|| {
+        ProtoError::new("bad_request", "`facts` must be an object of fact: value")
+    })?;
+    let known = |name: &str| {
+        engine
+            .kb
+            .collectors
+            .iter()
+            .any(|c| c.produces.iter().any(|p| p == name))
+    };
+    let mut out = crate::collect::Facts::new();
+    for (name, value) in map {
+        if !known(name) {
+            return Err(ProtoError::new(
+                "bad_request",
+                format!("`facts`: `{name}` is not a fact any collector of the KB produces"),
+            ));
+        }
+        let value = match value {
+            Json::String(s) => Value::Text(s.clone()),
+            Json::Bool(b) => Value::Bool(*b),
+            Json::Number(n) => Value::Number(n.as_f64().unwrap_or(f64::NAN)),
+            _ => {
+                return Err(ProtoError::new(
+                    "bad_request",
+                    format!("`facts`: `{name}` must be a string, a number or a boolean"),
+                ));
+            }
+        };
+        out.insert(name.clone(), value);
+    }
+    Ok(out)
+}

@@ -6,7 +6,8 @@ use serde_json::{Map, Value as Json, json};
 
 use super::compact::compact;
 use super::request::{
-    apply_observations, check_kb, collect_into, flag_field, parse_request, str_field, value_field,
+    apply_observations, check_kb, collect_into, facts_field, flag_field, parse_request, str_field,
+    value_field,
 };
 use super::response::{Escaped, body, kb_description};
 use super::{Collect, ProtoError};
@@ -125,6 +126,18 @@ impl Server {
                         req,
                         &mut extra,
                     )?;
+                }
+                if let Some(facts) = req.get("facts") {
+                    // Facts a collector produced elsewhere, e.g. one
+                    // endpoint of `rootcause scan --format json`.
+                    let label = match req.get("facts_source") {
+                        None | Some(Json::Null) => "facts given".to_string(),
+                        Some(_) => str_field(req, "facts_source")?.to_string(),
+                    };
+                    let facts = facts_field(&engine, facts)?;
+                    let n = facts.len();
+                    state.add_facts(&engine, facts, &label)?;
+                    extra.insert("collected".into(), json!({"collector": label, "facts": n}));
                 }
                 if req.contains_key("text") {
                     let pasted = state.observe_text(&engine, str_field(req, "text")?)?;

@@ -12,10 +12,13 @@
 //! - `assess`: what a state implies ([`Assessment`]: ranking, next
 //!   question, fix plan, [`Advice`], [`Done`]);
 //! - `explain`: why this question, how this ranking, why not that cause;
-//! - `history`: the posterior after each step, replayed from the trace.
+//! - `history`: the posterior after each step, replayed from the trace;
+//! - `findings`: what `rootcause scan` reports about one endpoint
+//!   (`findings.ron` over the probe's facts and the evidence they set).
 
 mod assess;
 mod explain;
+mod findings;
 mod history;
 mod state;
 mod update;
@@ -24,6 +27,7 @@ pub use assess::{Advice, Assessment, Done};
 pub use explain::{
     CauseExplanation, ContributionItem, Outcome, QuestionExplanation, Raiser, WhyNot,
 };
+pub use findings::{Found, ScanSettings, Verdict};
 pub use history::{History, Point};
 pub use state::{FixResult, Observation, SessionError, Source, State, TraceStep};
 pub use update::PastedValue;

@@ -11,7 +11,17 @@
 //! 4. when the server selected a TLS-based protocol: a TLS handshake that
 //!    accepts any certificate, then the certificate's validity, issuer,
 //!    names, key and fingerprint;
-//! 5. a few more TCP connects for latency and loss.
+//! 5. a few more TCP connects for latency and loss, spaced so that a
+//!    server's accept queue is never flooded.
+//!
+//! [`Mode::Scan`] (`rootcause scan`) knocks more softly: the SSL-only
+//! exchange only when the server selected NLA (does it *require* it?), the
+//! standard-RDP-only exchange only when it selected TLS or NLA (does it
+//! still accept the weak layer?), and no extra latency connects: the
+//! connect times of those exchanges are the samples. At most three
+//! connections per endpoint, one for a closed port or a silent peer.
+//! A shared [`Pacer`] caps new connections per second across probes; time
+//! spent waiting for it does not count against any timeout.
 //!
 //! Reads are bounded in bytes and by deadline: a peer that announces a
 //! large TPKT and dribbles bytes, or never answers, ends the step at its
@@ -45,6 +55,15 @@ use tls::*;
 /// Default RDP port.
 pub const DEFAULT_PORT: u16 = 3389;
 
+/// How hard the probe knocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One host being diagnosed: every exchange, and extra latency connects.
+    Diagnose,
+    /// One endpoint among many: only the exchanges the answers call for.
+    Scan,
+}
+
 /// Probe settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -52,10 +71,15 @@ pub struct Config {
     pub port: u16,
     /// Timeout of each step (resolve, connect, X.224 answer, TLS handshake).
     pub step_timeout: Duration,
-    /// Upper bound of the whole probe.
+    /// Upper bound of the whole probe (time waiting for the pacer aside).
     pub total_timeout: Duration,
     /// Extra TCP connects for latency and loss.
     pub latency_samples: usize,
+    /// Pause before each extra latency connect.
+    pub latency_spacing: Duration,
+    pub mode: Mode,
+    /// Shared cap on new connections per second.
+    pub pacer: Option<Arc<Pacer>>,
 }
 
 impl Config {
@@ -65,8 +89,56 @@ impl Config {
             port,
             step_timeout,
             total_timeout: step_timeout * 5,
-            latency_samples: 4,
+            latency_samples: 2,
+            latency_spacing: Duration::from_millis(20),
+            mode: Mode::Diagnose,
+            pacer: None,
         }
+    }
+
+    /// The soft profile of `rootcause scan`: at most three connections, no
+    /// extra latency connects, and a budget of three steps.
+    pub fn scan(host: &str, port: u16, step_timeout: Duration) -> Config {
+        Config {
+            total_timeout: step_timeout * 3,
+            latency_samples: 0,
+            mode: Mode::Scan,
+            ..Config::new(host, port, step_timeout)
+        }
+    }
+}
+
+/// Spaces new connections evenly: at most `rate` per second over all the
+/// probes that share it.
+#[derive(Debug)]
+pub struct Pacer {
+    interval: Duration,
+    next: std::sync::Mutex<Instant>,
+}
+
+impl Pacer {
+    /// `None` when `per_second` is not a positive finite number.
+    pub fn new(per_second: f64) -> Option<Pacer> {
+        (per_second.is_finite() && per_second > 0.0).then(|| Pacer {
+            interval: Duration::from_secs_f64(1.0 / per_second),
+            next: std::sync::Mutex::new(Instant::now()),
+        })
+    }
+
+    /// Wait for the next free slot; returns how long that took.
+    pub fn wait(&self) -> Duration {
+        let now = Instant::now();
+        let slot = match self.next.lock() {
+            Ok(mut next) => {
+                let slot = (*next).max(now);
+                *next = slot + self.interval;
+                slot
+            }
+            Err(_) => now,
+        };
+        let wait = slot.saturating_duration_since(now);
+        std::thread::sleep(wait);
+        wait
     }
 }
 
@@ -112,6 +184,8 @@ pub struct Negotiation {
     /// The first bytes received, hex (at most 32).
     pub received_hex: String,
     pub detail: Option<String>,
+    /// Time of the TCP connect alone (when it succeeded).
+    pub connect_ms: Option<f64>,
     pub ms: f64,
 }
 
@@ -123,6 +197,8 @@ pub struct CertInfo {
     pub serial: String,
     pub not_before: String,
     pub not_after: String,
+    /// notAfter in seconds since 1970 (UTC).
+    pub not_after_unix: i64,
     pub expired: bool,
     pub not_yet_valid: bool,
     /// Whole days until notAfter (negative once expired).
@@ -179,14 +255,30 @@ pub struct Report {
     pub facts: Facts,
 }
 
-fn latency(addr: SocketAddr, cfg: &Config, budget: Deadline) -> Latency {
-    let mut samples = Vec::new();
-    let mut failures = 0;
-    let mut attempts = 0;
+/// Wait for the pacer, if any, and push the budget back by the wait.
+fn pace(cfg: &Config, budget: &mut Deadline) {
+    if let Some(p) = &cfg.pacer {
+        *budget = budget.later_by(p.wait());
+    }
+}
+
+/// Latency and loss from the exchanges' connects plus `latency_samples`
+/// extra connects, each after `latency_spacing`.
+fn latency(
+    addr: SocketAddr,
+    cfg: &Config,
+    budget: &mut Deadline,
+    exchanges: &[&Negotiation],
+) -> Latency {
+    let mut samples: Vec<f64> = exchanges.iter().filter_map(|n| n.connect_ms).collect();
+    let mut attempts = exchanges.len();
+    let mut failures = attempts - samples.len();
     for _ in 0..cfg.latency_samples {
-        if budget.left().is_none() {
+        if budget.left().is_none_or(|l| l <= cfg.latency_spacing) {
             break;
         }
+        std::thread::sleep(cfg.latency_spacing);
+        pace(cfg, budget);
         attempts += 1;
         match connect(addr, budget.step(cfg.step_timeout)) {
             (_, Ok(s), took) => {
@@ -215,7 +307,7 @@ fn latency(addr: SocketAddr, cfg: &Config, budget: Deadline) -> Latency {
 /// granularity of one socket call).
 pub fn probe(cfg: &Config) -> Report {
     let start = Instant::now();
-    let budget = Deadline::after(cfg.total_timeout);
+    let mut budget = Deadline::after(cfg.total_timeout);
     let target = if cfg.host.contains(':') {
         format!("[{}]:{}", cfg.host, cfg.port)
     } else {
@@ -245,7 +337,9 @@ pub fn probe(cfg: &Config) -> Report {
     };
     report.address = Some(addr.to_string());
     // The main exchange; its TCP connect is the reachability test.
+    pace(cfg, &mut budget);
     let (neg, tcp, sock) = negotiate(addr, 0x0B, cfg, budget);
+    report.connect_ms = neg.connect_ms;
     if tcp != "ok" {
         report.tcp = tcp;
         report.tcp_error = neg.detail.clone();
@@ -255,10 +349,10 @@ pub fn probe(cfg: &Config) -> Report {
         return report;
     }
     report.tcp = "ok".into();
-    let tls_selected = neg.selected.is_some_and(|s| {
+    let selected = neg.selected.filter(|_| neg.outcome == "rsp");
+    let tls_selected = selected.is_some_and(|s| {
         s & (x224::PROTOCOL_SSL | x224::PROTOCOL_HYBRID | x224::PROTOCOL_HYBRID_EX) != 0
     });
-    report.negotiation = Some(neg);
     if let (true, Some(sock)) = (tls_selected, sock) {
         report.tls = Some(tls_handshake(
             sock,
@@ -267,18 +361,35 @@ pub fn probe(cfg: &Config) -> Report {
             budget.step(cfg.step_timeout),
         ));
     }
-    for mask in [x224::PROTOCOL_SSL, x224::PROTOCOL_RDP] {
+    let masks: Vec<u32> = match cfg.mode {
+        Mode::Diagnose => vec![x224::PROTOCOL_SSL, x224::PROTOCOL_RDP],
+        Mode::Scan => {
+            let nla = selected
+                .is_some_and(|s| s & (x224::PROTOCOL_HYBRID | x224::PROTOCOL_HYBRID_EX) != 0);
+            let mut m = Vec::new();
+            if nla {
+                m.push(x224::PROTOCOL_SSL);
+            }
+            if tls_selected {
+                m.push(x224::PROTOCOL_RDP);
+            }
+            m
+        }
+    };
+    for mask in masks {
         if budget.left().is_none() {
             break;
         }
+        pace(cfg, &mut budget);
         let (n, _, s) = negotiate(addr, mask, cfg, budget);
         if let Some(s) = s {
             let _ = s.shutdown(Shutdown::Both);
         }
         report.other_masks.push(n);
     }
-    let lat = latency(addr, cfg, budget);
-    report.connect_ms = lat.samples_ms.first().copied();
+    let exchanges: Vec<&Negotiation> = std::iter::once(&neg).chain(&report.other_masks).collect();
+    let lat = latency(addr, cfg, &mut budget, &exchanges);
+    report.negotiation = Some(neg);
     report.latency = Some(lat);
     report.elapsed_ms = ms(start.elapsed());
     report.facts = facts(&report);
@@ -309,12 +420,17 @@ pub fn facts(r: &Report) -> Facts {
         }
     }
     for n in &r.other_masks {
-        let key = if n.requested == x224::PROTOCOL_SSL {
-            "probe.x224_ssl_only"
+        if n.requested == x224::PROTOCOL_SSL {
+            put("probe.x224_ssl_only", Value::Text(n.outcome.clone()));
+            if let Some(c) = n.failure_code {
+                put("probe.x224_ssl_only_failure_code", num(c));
+            }
         } else {
-            "probe.x224_rdp_only"
-        };
-        put(key, Value::Text(n.outcome.clone()));
+            put("probe.x224_rdp_only", Value::Text(n.outcome.clone()));
+            if let Some(s) = n.selected {
+                put("probe.x224_rdp_only_selected", num(s));
+            }
+        }
     }
     if let Some(t) = &r.tls {
         put("probe.tls", Value::Text(t.outcome.clone()));
@@ -333,6 +449,7 @@ pub fn facts(r: &Report) -> Facts {
             put("probe.cert.days_left", Value::Number(c.days_left as f64));
             put("probe.cert.not_before", Value::Text(c.not_before.clone()));
             put("probe.cert.not_after", Value::Text(c.not_after.clone()));
+            put("probe.cert.not_after_unix", num(c.not_after_unix as f64));
             put("probe.cert.self_signed", Value::Bool(c.self_signed));
             put("probe.cert.name_matches", Value::Bool(c.name_matches));
             put("probe.cert.subject", Value::Text(c.subject.clone()));

@@ -19,6 +19,10 @@ impl Deadline {
             .checked_duration_since(Instant::now())
             .filter(|d| !d.is_zero())
     }
+    /// The same deadline, `d` later.
+    pub(super) fn later_by(self, d: Duration) -> Deadline {
+        Deadline(self.0 + d)
+    }
     /// The earlier of this deadline and `step` from now.
     pub(super) fn step(self, step: Duration) -> Deadline {
         Deadline(self.0.min(Instant::now() + step))
@@ -144,9 +148,13 @@ pub(super) fn negotiate(
         flags: None,
         received_hex: String::new(),
         detail: None,
+        connect_ms: None,
         ms: 0.0,
     };
-    let (tcp, sock, _) = connect(addr, budget.step(cfg.step_timeout));
+    let (tcp, sock, took) = connect(addr, budget.step(cfg.step_timeout));
+    if sock.is_ok() {
+        n.connect_ms = Some(ms(took));
+    }
     let mut sock = match sock {
         Ok(s) => s,
         Err(e) => {

@@ -187,6 +187,7 @@ pub fn inspect_certificate(der: &[u8], host: &str, now: SystemTime) -> Result<Ce
         serial: cert.raw_serial_as_string(),
         not_before: format_unix(nb),
         not_after: format_unix(na),
+        not_after_unix: na,
         expired: now_s > na,
         not_yet_valid: now_s < nb,
         days_left: (na - now_s).div_euclid(86_400),

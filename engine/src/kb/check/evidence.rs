@@ -64,12 +64,19 @@ pub(super) fn check_condition(
             .iter()
             .for_each(|x| check_condition(c, file, owner, x, facts)),
         Condition::Not(x) => check_condition(c, file, owner, x, facts),
+        Condition::Lt(_, Bound::Fact(g))
+        | Condition::Le(_, Bound::Fact(g))
+        | Condition::Gt(_, Bound::Fact(g))
+        | Condition::Ge(_, Bound::Fact(g)) => unknown_reference(c, file, owner, g, facts),
         _ => {}
     }
-    if let Some(f) = cond.leaf_fact()
-        && kb.evidence(f).is_none()
-        && !facts.contains(f)
-    {
+    if let Some(f) = cond.leaf_fact() {
+        unknown_reference(c, file, owner, f, facts);
+    }
+}
+
+fn unknown_reference(c: &mut Checker, file: &str, owner: &str, f: &str, facts: &HashSet<String>) {
+    if c.kb.evidence(f).is_none() && !facts.contains(f) {
         c.err("unknown_reference", file, owner, Some(f), format!("`{owner}` reads `{f}`, which is neither an evidence id nor a fact any collector or rule produces"));
     }
 }
