@@ -475,6 +475,8 @@ fn scripted_conversation_matches_the_schema() {
         ok(json!({"op": "explain", "id": 25, "cause": "intermediary_security_mismatch"})),
         // The compact view, on any op; the trace only when asked for.
         ok(json!({"op": "start", "id": 26, "view": "compact", "text": "Error code: 0x904"})),
+        ok(json!({"op": "start", "id": 27, "view": "compact", "facts": {"probe.tcp": "ok", "probe.x224": "rsp", "probe.selected_protocol": 1, "probe.cert.expired": true, "probe.cert.not_after": "2026-11-04T20:26:46Z"}, "facts_source": "scan of rdp02:3390"})),
+        fails(json!({"op": "start", "id": 28, "facts": {"no.such.fact": 1}}), "bad_request"),
         ok(json!({"op": "observe", "id": 27, "view": "compact", "evidence": "connection_path", "value": "vpn"})),
         ok(json!({"op": "explain", "id": 28, "view": "compact", "cause": "network_instability"})),
         ok(json!({"op": "state", "id": 29, "view": "compact", "trace": true})),

@@ -25,27 +25,7 @@ const KEY: &str = "test-session-key-0123456789";
 
 /// A Python with the `mcp` package, or `None` (a failure under CI).
 fn python() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("ROOTCAUSE_MCP_PYTHON").map(PathBuf::from),
-        Some(root().join("target/mcp-venv/bin/python")),
-    ];
-    for p in candidates.into_iter().flatten() {
-        let ok = Command::new(&p)
-            .args(["-c", "import mcp"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if ok {
-            return Some(p);
-        }
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but no Python with the `mcp` package: .ci/run makes target/mcp-venv"
-    );
-    eprintln!(
-        "skipped: no Python with the `mcp` package (run .ci/run, or set ROOTCAUSE_MCP_PYTHON)"
-    );
-    None
+    python_with("mcp")
 }
 
 /// Run tests/mcp/client.py; returns its JSON figures.

@@ -110,6 +110,7 @@ pub fn synthetic(n: usize, m: usize, per_evidence: usize, seed: u64) -> Engine {
         collectors: vec![],
         codes: Codes::default(),
         patterns: vec![],
+        findings: vec![],
         reports: vec![],
         cases: vec![],
         source: KbSource::from_memory("<synthetic>", &[]),

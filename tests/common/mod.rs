@@ -78,6 +78,32 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A Python that can `import` every module of `modules` (comma-separated):
+/// `$ROOTCAUSE_MCP_PYTHON`, else the virtual environment `.ci/run` makes
+/// (`target/mcp-venv`). `None` means skip, except under `CI=true`, where
+/// CI installs them and a missing one is a failure.
+pub fn python_with(modules: &str) -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("ROOTCAUSE_MCP_PYTHON").map(PathBuf::from),
+        Some(root().join("target/mcp-venv/bin/python")),
+    ];
+    for p in candidates.into_iter().flatten() {
+        let ok = Command::new(&p)
+            .args(["-c", &format!("import {modules}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ok {
+            return Some(p);
+        }
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but no Python with {modules}: .ci/run makes target/mcp-venv"
+    );
+    eprintln!("skipped: no Python with {modules} (run .ci/run, or set ROOTCAUSE_MCP_PYTHON)");
+    None
+}
+
 pub fn fixture(rel: &str) -> PathBuf {
     root().join("tests/fixtures").join(rel)
 }

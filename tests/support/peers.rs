@@ -52,14 +52,21 @@ pub struct TestCert {
 }
 
 pub fn make_cert(from: i64, to: i64) -> TestCert {
+    make_cert_for(from, to, "localhost", Some("127.0.0.1"))
+}
+
+/// A self-signed certificate for `name` (and `ip`, when given).
+pub fn make_cert_for(from: i64, to: i64, name: &str, ip: Option<&str>) -> TestCert {
     let key = rcgen::KeyPair::generate().expect("key");
-    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("params");
-    params
-        .subject_alt_names
-        .push(rcgen::SanType::IpAddress("127.0.0.1".parse().expect("ip")));
+    let mut params = rcgen::CertificateParams::new(vec![name.to_string()]).expect("params");
+    if let Some(ip) = ip {
+        params
+            .subject_alt_names
+            .push(rcgen::SanType::IpAddress(ip.parse().expect("ip")));
+    }
     params
         .distinguished_name
-        .push(rcgen::DnType::CommonName, "localhost");
+        .push(rcgen::DnType::CommonName, name);
     params
         .distinguished_name
         .push(rcgen::DnType::OrganizationName, "rootcause test fixture");
@@ -207,6 +214,31 @@ pub enum Mode {
     StallMidPacket,
     /// Select SSL, then answer the ClientHello with bytes that are not TLS.
     TlsGarbage,
+    /// A Windows host that requires NLA: HYBRID (then TLS) when the
+    /// request offers it, HYBRID_REQUIRED_BY_SERVER (5) otherwise.
+    NlaRequired(Arc<TestCert>),
+    /// A Windows host with NLA allowed but not required (SecurityLayer
+    /// Negotiate, UserAuthentication 0): HYBRID when offered, else SSL when
+    /// offered (both then TLS), else standard RDP.
+    NlaOptional(Arc<TestCert>),
+}
+
+/// requestedProtocols of a Connection Request's RDP_NEG_REQ (its last 8
+/// bytes: type 1, flags, length 8, protocols LE); `None` without one.
+fn requested(cr: &[u8]) -> Option<u32> {
+    let neg = cr.get(cr.len().checked_sub(8)?..)?;
+    (neg[0] == 1 && neg[2] == 8).then(|| u32::from_le_bytes([neg[4], neg[5], neg[6], neg[7]]))
+}
+
+pub fn tls_accept(s: &mut TcpStream, cert: &TestCert) {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    if let Ok(mut conn) = rustls::ServerConnection::new(tls_server(cert)) {
+        while conn.is_handshaking() {
+            if conn.complete_io(s).is_err() {
+                break;
+            }
+        }
+    }
 }
 
 /// A listener whose accept queue is full, so the kernel drops new SYNs:
@@ -219,8 +251,13 @@ pub struct SynDrop {
 
 impl SynDrop {
     pub fn start() -> SynDrop {
+        SynDrop::start_on("127.0.0.1")
+    }
+
+    /// On `ip` (`0.0.0.0`: every loopback address drops SYNs on the port).
+    pub fn start_on(ip: &str) -> SynDrop {
         use std::os::fd::AsRawFd;
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let listener = TcpListener::bind((ip, 0)).expect("bind");
         // SAFETY: re-listening on a valid socket only changes its backlog.
         unsafe {
             libc::listen(listener.as_raw_fd(), 0);
@@ -251,7 +288,7 @@ pub struct FakePeer {
     thread: Option<JoinHandle<()>>,
 }
 
-fn confirm(kind: u8, value: u32) -> Vec<u8> {
+pub fn confirm(kind: u8, value: u32) -> Vec<u8> {
     let mut v = vec![
         3,
         0,
@@ -273,10 +310,11 @@ fn confirm(kind: u8, value: u32) -> Vec<u8> {
     v
 }
 
-fn read_request(s: &mut TcpStream) {
+pub fn read_request(s: &mut TcpStream) -> Vec<u8> {
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
     let mut buf = [0u8; 512];
-    let _ = s.read(&mut buf);
+    let n = s.read(&mut buf).unwrap_or(0);
+    buf[..n].to_vec()
 }
 
 fn tls_server(cert: &TestCert) -> Arc<rustls::ServerConfig> {
@@ -295,15 +333,13 @@ fn tls_server(cert: &TestCert) -> Arc<rustls::ServerConfig> {
 }
 
 fn serve(mode: &Mode, mut s: TcpStream, stop: &AtomicBool) {
-    match mode {
-        Mode::NeverRead => {
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            return;
+    if let Mode::NeverRead = mode {
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(50));
         }
-        _ => read_request(&mut s),
+        return;
     }
+    let request = read_request(&mut s);
     match mode {
         Mode::Silent => {
             while !stop.load(Ordering::Relaxed) {
@@ -375,6 +411,26 @@ fn serve(mode: &Mode, mut s: TcpStream, stop: &AtomicBool) {
             let _ = s.write_all(&confirm(2, 1)[..7]);
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Mode::NlaRequired(cert) => match requested(&request) {
+            Some(r) if r & 0x0A != 0 => {
+                let _ = s.write_all(&confirm(2, 2));
+                tls_accept(&mut s, cert);
+            }
+            _ => {
+                let _ = s.write_all(&confirm(3, 5));
+            }
+        },
+        Mode::NlaOptional(cert) => {
+            let selected = match requested(&request) {
+                Some(r) if r & 0x0A != 0 => 2,
+                Some(r) if r & 1 != 0 => 1,
+                _ => 0,
+            };
+            let _ = s.write_all(&confirm(2, selected));
+            if selected != 0 {
+                tls_accept(&mut s, cert);
             }
         }
         Mode::TlsGarbage => {

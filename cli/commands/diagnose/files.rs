@@ -47,7 +47,7 @@ impl Repl<'_> {
 
     /// Add the facts of one endpoint of a scan's JSON lines: the one whose
     /// target (`host:port`) or host is `host`, or the only one.
-    pub(super) fn from_scan(&mut self, file: &Path, host: Option<&str>) -> Result<()> {
+    pub(super) fn read_scan(&mut self, file: &Path, host: Option<&str>) -> Result<()> {
         let text =
             std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
         let mut endpoints = Vec::new();

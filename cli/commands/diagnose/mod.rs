@@ -96,7 +96,7 @@ pub fn run(args: DiagnoseArgs) -> Result<ExitCode> {
             .with_context(|| format!("--observe {o}"))?;
     }
     if let Some(file) = &args.from_scan {
-        repl.from_scan(file, args.host.as_deref())?;
+        repl.read_scan(file, args.host.as_deref())?;
     } else if let Some(target) = args.probe.as_ref().or(args.host.as_ref()) {
         repl.probe(target, args.probe_timeout)?;
     }

@@ -1,7 +1,8 @@
 //! The knowledge base: what a KB folder says and whether it is sound.
 //!
 //! A KB folder of RON files is read by [`load`] into the typed [`model`]
-//! (data only: `Cause`, `Evidence`, `Rule`, `Fix`, `Collector`, `Case`),
+//! (data only: `Cause`, `Evidence`, `Rule`, `Fix`, `Collector`, `Case`;
+//! the scan's [`finding`]s),
 //! then [`check`]ed: every problem becomes a [`diag::Diagnostic`] naming its
 //! file:line:column. [`rules`] evaluates the KB's conditions and runs its
 //! forward-chaining rules over facts; [`patterns`] turns pasted text into
@@ -16,6 +17,7 @@ pub mod check;
 pub mod codes;
 pub mod diag;
 pub mod export;
+pub mod finding;
 pub mod graph;
 pub mod load;
 pub mod model;

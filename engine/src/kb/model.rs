@@ -9,6 +9,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::finding::{Finding, Level, SCAN_SETTINGS};
+pub use super::patterns::Pattern;
+
 /// `kb.ron`: what the KB is about and the inference settings it wants.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -491,92 +494,6 @@ pub enum Parser {
     Json(BTreeMap<String, String>),
     /// Text output: fact name -> regex whose first capture group is the value.
     Regex(BTreeMap<String, String>),
-}
-
-/// `patterns.ron`: how pasted text (an error dialog, an event, the output
-/// of a command) becomes evidence. Every pattern carries real example texts
-/// that `kb check` matches against it.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Pattern {
-    pub id: String,
-    #[serde(default)]
-    pub description: String,
-    /// A regular expression (the `regex` crate: linear time, no
-    /// backreferences), matched case-insensitively.
-    pub regex: String,
-    /// Evidence id -> value, set when the pattern matches.
-    pub sets: BTreeMap<String, String>,
-    /// Texts the pattern must match.
-    pub examples: Vec<String>,
-    /// Texts it must not match.
-    #[serde(default)]
-    pub counter_examples: Vec<String>,
-    /// Where the example texts come from (URL or source key).
-    #[serde(default)]
-    pub source: String,
-}
-
-/// How bad a scan finding is; ordered, `Info` < `Warning` < `Critical`.
-/// Written `Critical` in RON, `"critical"` in JSON output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-pub enum Level {
-    Info,
-    Warning,
-    Critical,
-}
-
-impl Level {
-    pub const ALL: [Level; 3] = [Level::Critical, Level::Warning, Level::Info];
-
-    /// `info`, `warning`, `critical`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Info => "info",
-            Level::Warning => "warning",
-            Level::Critical => "critical",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Level> {
-        Level::ALL.into_iter().find(|l| l.as_str() == s)
-    }
-}
-
-impl Serialize for Level {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-/// Facts a scan adds to every endpoint's facts: `scan.warn_days` (a
-/// number) and `scan.expect_ca` (true when a CA-issued certificate is
-/// expected) from its command line, and `scan.named` (true when the
-/// endpoint was named on its own, not as part of a CIDR block).
-pub const SCAN_SETTINGS: &[&str] = &["scan.warn_days", "scan.expect_ca", "scan.named"];
-
-/// `findings.ron`: what `rootcause scan` reports about an endpoint, from the
-/// probe's facts, the evidence the rules set from them and the scan's
-/// settings (`scan.warn_days`, `scan.expect_ca`).
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Finding {
-    pub id: String,
-    pub title: String,
-    pub severity: Level,
-    pub when: Condition,
-    /// One line shown with the finding; `{fact}` is replaced by its value.
-    #[serde(default)]
-    pub detail: String,
-    /// The KB cause this finding leads to, if any.
-    #[serde(default)]
-    pub cause: Option<String>,
-    /// The fix that removes it, if any.
-    #[serde(default)]
-    pub fix: Option<String>,
-    /// Where the facts behind the finding are documented.
-    #[serde(default)]
-    pub sources: Vec<String>,
 }
 
 /// `codes.ron`: mstsc disconnect and extended (ERRINFO) codes.

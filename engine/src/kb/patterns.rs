@@ -17,7 +17,33 @@ use std::sync::{Arc, Mutex};
 
 use once_cell::sync::Lazy;
 use regex::bytes::{Regex, RegexBuilder};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `patterns.ron`: how pasted text (an error dialog, an event, the output
+/// of a command) becomes evidence. Every pattern carries real example texts
+/// that `kb check` matches against it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pattern {
+    pub id: String,
+    #[serde(default)]
+    pub description: String,
+    /// A regular expression (the `regex` crate: linear time, no
+    /// backreferences), matched case-insensitively.
+    pub regex: String,
+    /// Evidence id -> value, set when the pattern matches.
+    pub sets: BTreeMap<String, String>,
+    /// Texts the pattern must match.
+    pub examples: Vec<String>,
+    /// Texts it must not match.
+    #[serde(default)]
+    pub counter_examples: Vec<String>,
+    /// Where the example texts come from (URL or source key).
+    #[serde(default)]
+    pub source: String,
+}
+
 use thiserror::Error;
 
 use crate::kb::load::Kb;

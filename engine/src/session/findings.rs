@@ -137,7 +137,7 @@ impl Engine {
                 because,
             });
         }
-        findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+        findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
         Verdict {
             severity: findings.first().map(|f| f.severity),
             findings,
