@@ -887,3 +887,39 @@ fn a_diagnosis_continues_from_a_scan() {
     assert_eq!(r["ranking"][0]["cause"], "rdp_certificate_invalid", "{r}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn on_a_terminal_a_progress_bar_then_the_table_and_ctrl_c_stops_it() {
+    use expectrl::{ControlCode, Eof, Expect, Regex, Session};
+    let silent: Vec<FakePeer> = (0..4).map(|_| FakePeer::start(Mode::Silent)).collect();
+    let closed = free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rootcause"));
+    cmd.args(["scan", &local(closed)]);
+    for p in &silent {
+        cmd.arg(local(p.port));
+    }
+    cmd.args(["--timeout", "10", "--concurrency", "2"])
+        .env("NO_COLOR", "1");
+    let mut p = Session::spawn(cmd).expect("spawn in a pty");
+    p.set_expect_timeout(Some(Duration::from_secs(8)));
+    // The bar on stderr counts the closed port while the silent peers wait.
+    p.expect(Regex(r"1/5 endpoints")).expect("a progress bar");
+    let start = Instant::now();
+    p.send(ControlCode::EndOfText).expect("Ctrl-C");
+    let c = p
+        .expect(Regex(
+            r"1 of 5 endpoints \(interrupted\) in [0-9.]+ s: 0 critical, 1 warning",
+        ))
+        .expect("the summary line at once");
+    assert!(start.elapsed() < Duration::from_secs(2));
+    let screen = String::from_utf8_lossy(c.before()).into_owned();
+    assert!(
+        screen.contains("SEVERITY  ENDPOINT"),
+        "the table on a terminal: {screen}"
+    );
+    assert!(
+        screen.contains(&format!("warning   {}", local(closed))),
+        "{screen}"
+    );
+    p.expect(Eof).expect("exit");
+}

@@ -160,6 +160,8 @@ fn progress(total: u128) -> ProgressBar {
     {
         pb.set_style(style);
     }
+    // Redrawn while slow endpoints keep the count still.
+    pb.enable_steady_tick(Duration::from_millis(200));
     pb
 }
 
