@@ -210,6 +210,53 @@ pub fn mcp_tool(data: &[u8]) {
     }
 }
 
+/// What `rootcause scan` reads. The first byte picks: a targets file
+/// (parsed with and without `--allow-large`, expanded at its first, middle
+/// and last endpoints and for its first 64), or an endpoint's facts as JSON
+/// (what `diagnose --from-scan` and `start`'s `facts` take), judged by the
+/// KB's findings.
+pub fn scan_input(data: &[u8]) {
+    use crate::collect::scan::{Targets, targets};
+    use crate::session::ScanSettings;
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    if mode % 2 == 0 {
+        let text = String::from_utf8_lossy(rest);
+        if let Ok(list) = targets::parse_file("fuzz", &text, mode & 2 != 0) {
+            let ports = vec![3389, u16::from(mode).max(1)];
+            let t = Targets::new(list, ports);
+            let n = t.len();
+            for i in [0, n / 2, n.saturating_sub(1), n] {
+                let _ = t.get(i).map(|e| e.target());
+            }
+            assert!(t.endpoints().take(64).count() <= 64);
+        }
+        return;
+    }
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(rest) else {
+        return;
+    };
+    let facts: crate::collect::Facts = map
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let v = match v {
+                serde_json::Value::Bool(b) => crate::kb::model::Value::Bool(b),
+                serde_json::Value::Number(n) => crate::kb::model::Value::Number(n.as_f64()?),
+                serde_json::Value::String(s) => crate::kb::model::Value::Text(s),
+                _ => return None,
+            };
+            Some((k, v))
+        })
+        .collect();
+    let settings = ScanSettings {
+        warn_days: 30.0,
+        expect_ca: mode & 2 != 0,
+    };
+    let verdict = ENGINE.scan_findings(&facts, &settings, mode & 4 != 0);
+    assert!(verdict.findings.len() <= ENGINE.kb.findings.len());
+}
+
 /// A fuzz target: bytes in, no panic.
 pub type Target = fn(&[u8]);
 
@@ -225,4 +272,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("evidence_bundle", evidence_bundle),
     ("pasted_text", pasted_text),
     ("mcp_tool", mcp_tool),
+    ("scan_input", scan_input),
 ];
