@@ -19,6 +19,15 @@
 //!
 //! The second measures the model against itself; the first measures it
 //! against what reporters actually knew.
+//!
+//! Both start as `diagnose` does: with the intake screen (one step), where
+//! the user pastes what they have and picks what the error dialog says and
+//! what changed recently (the KB's `error_shown` and `recent_changes`).
+//! A case user picks the choices its report states; a simulated user reads
+//! the dialog and recalls the changes with each variable's answerability.
+//!
+//! [`oracle`] is the bound no advice can beat: a user who knows the true
+//! cause and tries its best fixes first.
 
 use std::collections::BTreeMap;
 
@@ -94,6 +103,9 @@ pub struct Report {
 
 /// What the simulated user knows.
 pub trait User {
+    /// The intake choices the user picks (keys of the KB's `error_shown`
+    /// and `recent_changes`).
+    fn intake(&mut self, engine: &Engine, state: &State) -> Vec<String>;
     /// The answer to `evidence` (a value or `unknown`).
     fn answer(&mut self, engine: &Engine, state: &State, evidence: usize) -> String;
     /// Whether trying `fix` repairs the problem.
@@ -101,7 +113,9 @@ pub trait User {
 }
 
 /// Follow the advice from `state` until a fix works or nothing is left.
-pub fn run(engine: &Engine, mut state: State, user: &mut dyn User) -> Run {
+/// With `intake`, the first step is the intake screen (it also holds any
+/// pasted text, already in `state`).
+pub fn run(engine: &Engine, mut state: State, user: &mut dyn User, intake: bool) -> Run {
     let m = &engine.model;
     let mut r = Run {
         steps: 0,
@@ -111,6 +125,23 @@ pub fn run(engine: &Engine, mut state: State, user: &mut dyn User) -> Run {
         fixed: false,
         trail: Vec::new(),
     };
+    if intake {
+        let picked = user.intake(engine, &state);
+        let keys: Vec<&str> = picked.iter().map(String::as_str).collect();
+        // A choice that contradicts nothing always applies; one that fails
+        // (it cannot, for the KB's own keys) is left out.
+        if state.intake(engine, &keys).is_err() {
+            for k in &keys {
+                let _ = state.intake(engine, &[k]);
+            }
+        }
+        r.steps += 1;
+        r.trail.push(if picked.is_empty() {
+            "intake: nothing picked".to_string()
+        } else {
+            format!("intake: {}", picked.join(", "))
+        });
+    }
     while r.steps < MAX_STEPS {
         let a = state.assess(engine);
         if a.advice.step == "ask"
@@ -153,6 +184,29 @@ struct SimulatedUser {
 }
 
 impl User for SimulatedUser {
+    /// Each variable the intake covers is answered once (the dialog, what
+    /// changed); a choice is picked when its values are what the user knows.
+    fn intake(&mut self, engine: &Engine, state: &State) -> Vec<String> {
+        let mut known: BTreeMap<&str, String> = BTreeMap::new();
+        let mut picked = Vec::new();
+        for choice in engine.intake_choices() {
+            let mut all = true;
+            for (e, v) in &choice.sets.sets {
+                if !known.contains_key(e.as_str()) {
+                    let value = match engine.model.evidence_index(e) {
+                        Some(i) => self.answer(engine, state, i),
+                        None => UNKNOWN.to_string(),
+                    };
+                    known.insert(e, value);
+                }
+                all &= known.get(e.as_str()) == Some(v);
+            }
+            if all && !choice.sets.sets.is_empty() {
+                picked.push(choice.key.to_string());
+            }
+        }
+        picked
+    }
     fn answer(&mut self, engine: &Engine, state: &State, evidence: usize) -> String {
         if self.rng.unit() >= state.answerability(engine, evidence) {
             return UNKNOWN.to_string();
@@ -174,6 +228,21 @@ struct CaseUser<'c> {
 }
 
 impl User for CaseUser<'_> {
+    /// The choices whose every value the report states.
+    fn intake(&mut self, engine: &Engine, _state: &State) -> Vec<String> {
+        engine
+            .intake_choices()
+            .into_iter()
+            .filter(|c| {
+                !c.sets.sets.is_empty()
+                    && c.sets
+                        .sets
+                        .iter()
+                        .all(|(e, v)| self.answers.get(e) == Some(v))
+            })
+            .map(|c| c.key.to_string())
+            .collect()
+    }
     fn answer(&mut self, engine: &Engine, _state: &State, evidence: usize) -> String {
         let id = &engine.model.evidence[evidence].id;
         self.answers
@@ -208,9 +277,32 @@ fn report(engine: &Engine, seed: u64, runs: Vec<(usize, Run)>) -> Report {
     }
 }
 
+/// The bound no advice can beat: the share of users fixed within five
+/// steps, and fixed at all, when the user knows the true cause (drawn from
+/// the priors, `other` included) and tries its best fixes first.
+pub fn oracle(engine: &Engine) -> (f64, f64) {
+    let m = &engine.model;
+    let total: f64 = m.prior.iter().sum();
+    let (mut within_5, mut fixed) = (0.0, 0.0);
+    for (c, p) in m.prior.iter().enumerate() {
+        let mut success: Vec<f64> = m.fixes.iter().map(|f| f.success[c]).collect();
+        success.sort_by(|a, b| b.total_cmp(a));
+        let fail = |n: usize| -> f64 { success.iter().take(n).map(|s| 1.0 - s).product() };
+        within_5 += p * (1.0 - fail(5));
+        fixed += p * (1.0 - fail(success.len()));
+    }
+    (within_5 / total, fixed / total)
+}
+
+/// Whether the KB has an intake screen.
+fn has_intake(engine: &Engine) -> bool {
+    !engine.intake_choices().is_empty()
+}
+
 /// `cases` users drawn from the model.
 pub fn simulated(engine: &Engine, cases: usize, seed: u64) -> Report {
     let mut master = Rng::new(seed);
+    let intake = has_intake(engine);
     let runs = (0..cases)
         .map(|_| {
             let cause = master.pick(&engine.model.prior);
@@ -218,7 +310,7 @@ pub fn simulated(engine: &Engine, cases: usize, seed: u64) -> Report {
                 cause,
                 rng: Rng::new(master.next_u64()),
             };
-            (cause, run(engine, State::new(engine), &mut user))
+            (cause, run(engine, State::new(engine), &mut user, intake))
         })
         .collect();
     report(engine, seed, runs)
@@ -228,7 +320,7 @@ pub fn simulated(engine: &Engine, cases: usize, seed: u64) -> Report {
 /// `filter`, `repeats` times;
 /// the true cause is the case's `top` (or its first `any_of`). Cases
 /// start from their collector facts and their pasted text; the paste
-/// counts as one step.
+/// counts as one step (the intake's, when the KB has one).
 pub fn from_cases(
     engine: &Engine,
     reports: bool,
@@ -261,22 +353,27 @@ pub fn from_cases(
         let Ok(start) = super::cases::base_state(engine, case) else {
             continue;
         };
-        // Pasting the reporter's text is the first step.
-        let pasted = usize::from(case.text.is_some());
+        // Pasting the reporter's text is the first step; with an intake
+        // screen, the paste is part of it.
+        let intake = has_intake(engine);
+        let pasted = usize::from(case.text.is_some() && !intake);
         for k in 0..repeats.max(1) {
             let mut user = CaseUser {
                 answers: &case.observations,
                 cause,
                 rng: Rng::new(master.next_u64()),
             };
-            let mut r = run(engine, start.clone(), &mut user);
+            let mut r = run(engine, start.clone(), &mut user, intake);
             r.steps += pasted;
             if k == 0 {
-                let mut trail = Vec::new();
-                if pasted == 1 {
-                    trail.push("paste".to_string());
+                let mut trail = r.trail.clone();
+                match trail.first_mut() {
+                    Some(first) if case.text.is_some() && intake => {
+                        *first = format!("paste + {first}");
+                    }
+                    _ if case.text.is_some() => trail.insert(0, "paste".to_string()),
+                    _ => {}
                 }
-                trail.extend(r.trail.iter().cloned());
                 trails.push((case.name.clone(), trail));
             }
             runs.push((cause, r));

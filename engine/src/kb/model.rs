@@ -64,9 +64,14 @@ pub struct Manifest {
     /// fill in several variables at once.
     #[serde(default)]
     pub recent_changes: BTreeMap<String, RecentChange>,
+    /// The intake's "what does the error say?" choices, in the same form:
+    /// a user who reads the client's dialog answers several variables.
+    #[serde(default)]
+    pub error_shown: BTreeMap<String, RecentChange>,
 }
 
-/// One choice of the intake's "what changed recently?".
+/// One choice of the intake ("what changed recently?", "what does the
+/// error say?").
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecentChange {

@@ -13,6 +13,8 @@
 //!   question, fix plan, [`Advice`], [`Done`]);
 //! - `explain`: why this question, how this ranking, why not that cause;
 //! - `history`: the posterior after each step, replayed from the trace;
+//! - `intake`: the first screen, what the error says and what changed
+//!   (several facts from one answer);
 //! - `findings`: what `rootcause scan` reports about one endpoint
 //!   (`findings.ron` over the probe's facts and the evidence they set).
 
@@ -20,6 +22,7 @@ mod assess;
 mod explain;
 mod findings;
 mod history;
+mod intake;
 mod state;
 mod update;
 
@@ -29,6 +32,7 @@ pub use explain::{
 };
 pub use findings::{Found, ScanSettings, Verdict};
 pub use history::{History, Point};
+pub use intake::{INTAKE_NONE, IntakeChoice, IntakePart};
 pub use state::{FixResult, Observation, SessionError, Source, State, TraceStep};
 pub use update::PastedValue;
 

@@ -201,16 +201,30 @@ pub(super) fn check_manifest(c: &mut Checker) {
             "max_questions must be at least 1".into(),
         );
     }
-    for (choice, change) in &m.recent_changes {
-        for (ev, v) in &change.sets {
-            let ok = c.kb.evidence(ev).is_some_and(|e| e.values.contains(v));
-            if !ok {
+    for (list, choices) in [
+        ("recent_changes", &m.recent_changes),
+        ("error_shown", &m.error_shown),
+    ] {
+        for (choice, change) in choices {
+            for (ev, v) in &change.sets {
+                let ok = c.kb.evidence(ev).is_some_and(|e| e.values.contains(v));
+                if !ok {
+                    c.err(
+                        "unknown_reference",
+                        "kb.ron",
+                        list,
+                        Some(choice),
+                        format!("intake choice `{choice}` sets `{ev}` to `{v}`, which is not an evidence value of this KB"),
+                    );
+                }
+            }
+            if list == "error_shown" && m.recent_changes.contains_key(choice) {
                 c.err(
-                    "unknown_reference",
+                    "duplicate_id",
                     "kb.ron",
-                    "recent_changes",
+                    list,
                     Some(choice),
-                    format!("recent change `{choice}` sets `{ev}` to `{v}`, which is not an evidence value of this KB"),
+                    format!("intake choice `{choice}` is both in recent_changes and in error_shown; one answer could not tell them apart"),
                 );
             }
         }

@@ -1,0 +1,88 @@
+//! The intake (what the error says, what changed recently) and the
+//! steps-to-fix benchmark that starts with it.
+
+use rootcause_engine::Engine;
+use rootcause_engine::eval::fix_steps;
+use rootcause_engine::session::{IntakePart, State};
+
+#[test]
+fn the_embedded_kb_offers_both_parts_of_the_intake() {
+    let engine = Engine::embedded().unwrap();
+    let choices = engine.intake_choices();
+    assert!(choices.iter().any(|c| c.part == IntakePart::Shown));
+    assert!(choices.iter().any(|c| c.part == IntakePart::Changed));
+    // What the dialog says comes first on the screen.
+    let first_changed = choices
+        .iter()
+        .position(|c| c.part == IntakePart::Changed)
+        .unwrap();
+    assert!(
+        choices[..first_changed]
+            .iter()
+            .all(|c| c.part == IntakePart::Shown)
+    );
+}
+
+#[test]
+fn one_intake_answer_sets_several_variables_and_moves_the_ranking() {
+    let engine = Engine::embedded().unwrap();
+    let mut state = State::new(&engine);
+    let set = state.intake(&engine, &["credssp", "update"]).unwrap();
+    assert!(set.contains(&("credssp_error_shown".into(), "yes".into())));
+    assert!(set.contains(&("recent_windows_update".into(), "yes".into())));
+    assert_eq!(state.value_of("credssp_error_shown"), Some("yes"));
+    let a = state.assess(&engine);
+    assert_eq!(engine.model.causes[a.ranking[0]], "credssp_oracle_mismatch");
+
+    // The 0x904 dialog alone rules the neighbours' messages out.
+    let mut state = State::new(&engine);
+    state.intake(&engine, &["cant_connect", "none"]).unwrap();
+    assert_eq!(state.value_of("credssp_error_shown"), Some("no"));
+    assert_eq!(state.value_of("license_error_shown"), Some("no"));
+}
+
+#[test]
+fn an_unknown_choice_is_an_error_and_changes_nothing() {
+    let engine = Engine::embedded().unwrap();
+    let mut state = State::new(&engine);
+    let err = state.intake(&engine, &["update", "coffee"]).unwrap_err();
+    assert_eq!(err.code(), "bad_value");
+    let msg = err.to_string();
+    assert!(msg.contains("coffee") && msg.contains("licensing"), "{msg}");
+    assert!(state.observations.is_empty(), "all or nothing");
+    // Nothing picked is fine.
+    assert!(state.intake(&engine, &[]).unwrap().is_empty());
+    assert!(state.intake(&engine, &["none"]).unwrap().is_empty());
+}
+
+#[test]
+fn the_benchmark_counts_the_intake_as_one_step_and_stays_under_its_bound() {
+    let engine = Engine::embedded().unwrap();
+    let reports = fix_steps::from_cases(&engine, true, Some("credssp"), 2, 7);
+    // Every trail starts with the intake screen, the paste included.
+    for (name, trail) in &reports.trails {
+        assert!(
+            trail[0].starts_with("intake") || trail[0].starts_with("paste + intake"),
+            "{name}: {trail:?}"
+        );
+    }
+    // A report that states the CredSSP dialog and an update picks both.
+    let packer = reports
+        .trails
+        .iter()
+        .find(|(n, _)| n == "report_packer_124_credssp")
+        .expect("the packer report");
+    assert_eq!(packer.1[0], "intake: credssp, update");
+    assert!(packer.1[1].starts_with("fix:patch_credssp_both_sides"));
+
+    let sim = fix_steps::simulated(&engine, 400, 3);
+    let (within_5, fixed) = fix_steps::oracle(&engine);
+    assert!(within_5 <= fixed && fixed <= 1.0);
+    assert!(
+        sim.overall.fixed_within_5 <= within_5 + 0.03,
+        "{} > bound {within_5}",
+        sim.overall.fixed_within_5
+    );
+    // Same seed, same runs.
+    assert_eq!(sim.overall, fix_steps::simulated(&engine, 400, 3).overall);
+}
