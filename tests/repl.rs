@@ -23,6 +23,13 @@ fn spawn(args: &[&str], home: &Path) -> Pty {
     p
 }
 
+/// A fresh session opens with the intake screen: press Enter to skip it.
+fn skip_intake(p: &mut Pty) {
+    p.expect("intake> ").unwrap();
+    p.send_line("").unwrap();
+    p.expect("(intake skipped)").unwrap();
+}
+
 fn text(c: &expectrl::Captures) -> String {
     String::from_utf8_lossy(c.before()).into_owned() + &String::from_utf8_lossy(c.as_bytes())
 }
@@ -81,6 +88,7 @@ fn full_diagnosis_to_a_conclusion_in_a_terminal() {
 fn why_explain_and_back() {
     let home = temp_dir("pty-why");
     let mut p = spawn(&["diagnose"], &home);
+    skip_intake(&mut p);
     p.expect("answer> ").unwrap();
     p.send_line(":why").unwrap();
     p.expect("bits of uncertainty").unwrap();
@@ -107,6 +115,7 @@ fn why_explain_and_back() {
 fn tab_completes_a_command() {
     let home = temp_dir("pty-tab");
     let mut p = spawn(&["diagnose"], &home);
+    skip_intake(&mut p);
     p.expect("answer> ").unwrap();
     p.send(":expl\t").unwrap();
     p.expect(":explain").unwrap();
@@ -120,6 +129,7 @@ fn tab_completes_a_command() {
 fn ctrl_c_cancels_the_line_and_ctrl_d_offers_to_save() {
     let home = temp_dir("pty-ctrl");
     let mut p = spawn(&["diagnose"], &home);
+    skip_intake(&mut p);
     p.expect("answer> ").unwrap();
     p.send("3").unwrap();
     p.send(ControlCode::EndOfText).unwrap(); // Ctrl-C
@@ -316,8 +326,16 @@ fn long_lines_wrap_at_word_boundaries_in_a_narrow_terminal() {
     let mut p = Session::spawn(cmd).expect("spawn in a pty");
     let _ = p.get_process_mut().set_window_size(40, 24);
     p.set_expect_timeout(Some(Duration::from_secs(20)));
+    // The header and the intake screen, then the first question.
+    let c = p.expect("intake> ").unwrap();
+    let mut screen = text(&c);
+    assert!(
+        screen.contains("What does the error dialog say?"),
+        "{screen}"
+    );
+    p.send_line("").unwrap();
     let c = p.expect("answer> ").unwrap();
-    let screen = text(&c);
+    screen.push_str(&text(&c));
     // The header, question, answers and help are wrapped to 40 columns,
     // at spaces: every word of the question's help appears whole.
     // What the terminal shows: without rustyline's control sequences.
@@ -329,6 +347,7 @@ fn long_lines_wrap_at_word_boundaries_in_a_narrow_terminal() {
         .collect();
     assert!(long.is_empty(), "lines over 40 columns: {long:#?}");
     assert!(screen.contains("Quicker: paste what"), "{screen}");
+    assert!(screen.contains("CredSSP encryption oracle"), "{screen}");
     assert!(screen.contains("RD Gateway server name means"), "{screen}");
     p.send_line(":quit").unwrap();
     p.expect(Eof).unwrap();
@@ -351,4 +370,55 @@ fn strip_ansi(text: &str) -> String {
         }
     }
     out
+}
+
+#[test]
+fn the_intake_fills_in_several_facts_from_one_answer() {
+    let home = temp_dir("pty-intake");
+    let mut p = spawn(&["diagnose"], &home);
+    let c = p.expect("intake> ").unwrap();
+    let screen = text(&c);
+    assert!(
+        screen.contains("What does the error dialog say?"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("What changed shortly before it started?"),
+        "{screen}"
+    );
+    // Something that is neither a choice nor a known text: said so, and
+    // the intake is asked again.
+    p.send_line("7 banana").unwrap();
+    p.expect("names no choice").unwrap();
+    p.expect("intake> ").unwrap();
+    // The CredSSP dialog (choice 2) and an update: one answer, two facts,
+    // and the CredSSP fix is offered at once.
+    p.send_line("2 update").unwrap();
+    p.expect("From the intake:").unwrap();
+    p.expect("credssp_error_shown = yes").unwrap();
+    let c = p.expect("Advice:").unwrap();
+    assert!(
+        text(&c).contains("recent_windows_update = yes"),
+        "{}",
+        text(&c)
+    );
+    let c = p.expect("answer> ").unwrap();
+    assert!(
+        text(&c).contains("[patch_credssp_both_sides]"),
+        "{}",
+        text(&c)
+    );
+    p.send_line(":quit").unwrap();
+    p.expect(Eof).unwrap();
+
+    // Pasting the dialog at the intake works as pasting anywhere.
+    let home = temp_dir("pty-intake-paste");
+    let mut p = spawn(&["diagnose"], &home);
+    p.expect("intake> ").unwrap();
+    p.send_line("Error code: 0x904").unwrap();
+    p.expect("From what you pasted:").unwrap();
+    p.expect("port_reachable = yes").unwrap();
+    p.expect("answer> ").unwrap();
+    p.send_line(":quit").unwrap();
+    p.expect(Eof).unwrap();
 }

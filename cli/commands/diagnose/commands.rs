@@ -1,6 +1,7 @@
 //! The REPL's `:` commands and the why / how / why-not explanations they print.
 
 use super::*;
+use rootcause_engine::session::INTAKE_NONE;
 
 impl Repl<'_> {
     pub(super) fn command(&mut self, line: &str) -> Result<Flow> {
@@ -126,6 +127,7 @@ impl Repl<'_> {
                     self.paste(arg)?;
                 }
             }
+            ":intake" => self.intake_command(arg)?,
             ":changed" => {
                 let changes = &self.engine.kb.manifest.recent_changes;
                 if arg.is_empty() {
@@ -136,34 +138,22 @@ impl Repl<'_> {
                     println!("e.g. :changed update,antivirus (or :changed none)");
                     return Ok(Flow::Continue);
                 }
-                let mut sets: Vec<(String, String)> = Vec::new();
-                for choice in arg
+                let keys: Vec<String> = arg
                     .split([',', ' '])
                     .map(str::trim)
                     .filter(|c| !c.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                if let Some(bad) = keys
+                    .iter()
+                    .find(|k| !changes.contains_key(*k) && !INTAKE_NONE.contains(&k.as_str()))
                 {
-                    if choice == "none" || choice == "nothing" {
-                        continue;
-                    }
-                    let Some(c) = changes.get(choice) else {
-                        bail!(
-                            "`{choice}` is not one of: {}",
-                            changes.keys().cloned().collect::<Vec<_>>().join(", ")
-                        );
-                    };
-                    sets.extend(c.sets.iter().map(|(e, v)| (e.clone(), v.clone())));
+                    bail!(
+                        "`{bad}` is not one of: {}",
+                        changes.keys().cloned().collect::<Vec<_>>().join(", ")
+                    );
                 }
-                if sets.is_empty() {
-                    println!("(nothing known to have changed: no facts added)");
-                    return Ok(Flow::Continue);
-                }
-                self.apply(|s, e| {
-                    for (ev, v) in &sets {
-                        s.observe(e, ev, v, Source::User)?;
-                    }
-                    Ok(())
-                })?;
-                self.shown = None;
+                self.apply_intake(&keys)?;
             }
             ":probe" => {
                 if arg.is_empty() {

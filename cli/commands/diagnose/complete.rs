@@ -127,6 +127,12 @@ pub const COMMANDS: &[CommandSpec] = &[
         arg: ArgKind::None,
     },
     CommandSpec {
+        name: ":intake",
+        args: "[CHOICES]",
+        help: "the first screen again: what the error dialog says and what changed, several facts in one answer (e.g. :intake 1 update)",
+        arg: ArgKind::None,
+    },
+    CommandSpec {
         name: ":changed",
         args: "[CHOICE,...]",
         help: "what changed recently (update, certificate, antivirus, policy, network): several facts in one answer",

@@ -9,6 +9,7 @@ mod commands;
 mod complete;
 mod files;
 mod html;
+mod intake;
 mod report;
 mod views;
 
@@ -171,6 +172,19 @@ impl<'e> Repl<'e> {
         let history = if self.terminal { history_path() } else { None };
         if let Some(h) = &history {
             let _ = rl.load_history(h);
+        }
+        if self.wants_intake() {
+            self.show_intake();
+            loop {
+                match rl.readline("intake> ") {
+                    Ok(line) => match self.intake_answer(&line) {
+                        Ok(()) => break,
+                        Err(e) => println!("{} {e:#}", self.paint("1;31", "error:")),
+                    },
+                    Err(ReadlineError::Interrupted | ReadlineError::Eof) => break,
+                    Err(e) => return Err(e.into()),
+                }
+            }
         }
         loop {
             let assessment = self.state.assess(self.engine);
