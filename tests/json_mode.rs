@@ -450,6 +450,45 @@ fn start_variants_and_id_echo() {
 }
 
 #[test]
+fn start_with_the_intake() {
+    let e = embedded();
+    let mut p = Proc::embedded();
+    // The `kb` op lists the choices, what the dialog says first.
+    let kb = p.ok(json!({"op": "kb"}));
+    let choices = kb["intake"].as_array().expect("intake choices");
+    assert_eq!(choices[0]["part"], json!("shown"));
+    assert!(choices.iter().any(|c| c["choice"] == json!("update")));
+
+    // One list of choices sets several answers; the response says which.
+    let r = p.ok(json!({"op": "start", "id": 1, "intake": ["credssp", "update"]}));
+    check_success(&r, e);
+    assert_eq!(
+        r["intake"],
+        json!({"credssp_error_shown": "yes", "recent_windows_update": "yes"})
+    );
+    assert_eq!(r["ranking"][0]["cause"], json!("credssp_oracle_mismatch"));
+    assert_eq!(r["state"]["observations"].as_array().unwrap().len(), 2);
+    // With the intake and observations together, both apply.
+    let r = p.ok(json!({"op": "start", "intake": ["none"],
+        "observations": {"connection_path": "vpn"}}));
+    assert_eq!(r["intake"], json!({}));
+    assert_eq!(r["state"]["observations"].as_array().unwrap().len(), 1);
+
+    // Errors: an unknown choice, a list of the wrong type.
+    let r = p.req(json!({"op": "start", "id": 2, "intake": ["coffee"]}));
+    check_error(&r, "bad_value");
+    assert!(
+        string(&r["error"]["message"], "message").contains("cant_connect"),
+        "{r}"
+    );
+    let r = p.req(json!({"op": "start", "intake": "update"}));
+    check_error(&r, "bad_request");
+    let r = p.req(json!({"op": "start", "intake": [1]}));
+    check_error(&r, "bad_request");
+    p.finish();
+}
+
+#[test]
 fn observe_aliases_unknown_and_retract() {
     let e = embedded();
     let mut p = Proc::embedded();

@@ -376,3 +376,33 @@ fn history_travels_in_the_token_when_asked_for() {
         "bad_session"
     );
 }
+
+#[test]
+fn start_takes_the_intake() {
+    let engine = Engine::embedded().unwrap();
+    let key = key();
+    let tb = Toolbox {
+        engine: &engine,
+        key: &key,
+    };
+    let a = tb
+        .call(
+            "start_diagnosis",
+            &args(json!({"intake": ["licensing", "update"]})),
+            None,
+        )
+        .unwrap();
+    assert_eq!(
+        a.structured["intake"],
+        json!({"license_error_shown": "yes", "recent_windows_update": "yes"})
+    );
+    assert_eq!(a.structured["ranking"][0]["cause"], json!("licensing_or_cache"));
+    let e = tb
+        .call("start_diagnosis", &args(json!({"intake": ["tea"]})), None)
+        .unwrap_err();
+    assert_eq!(e.code, "bad_value");
+    let e = tb
+        .call("start_diagnosis", &args(json!({"intake": "update"})), None)
+        .unwrap_err();
+    assert_eq!(e.code, "bad_request");
+}

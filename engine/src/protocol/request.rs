@@ -137,6 +137,35 @@ pub(super) fn apply_observations(
     Ok(())
 }
 
+/// `start`'s `intake`: apply a list of intake choice names (the `kb` op
+/// lists them), e.g. `["credssp", "update"]`; returns what they set as
+/// `{"evidence_id": value}`.
+pub(super) fn apply_intake(
+    engine: &Engine,
+    state: &mut State,
+    v: &Json,
+) -> Result<Json, ProtoError> {
+    let keys = intake_field(v)?;
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let set = state.intake(engine, &keys)?;
+    Ok(Json::Object(
+        set.into_iter().map(|(e, v)| (e, Json::String(v))).collect(),
+    ))
+}
+
+fn intake_field(v: &Json) -> Result<Vec<String>, ProtoError> {
+    let bad = || {
+        ProtoError::new(
+            "bad_request",
+            "`intake` must be a list of intake choice names, e.g. [\"credssp\", \"update\"] (the `kb` op lists them)",
+        )
+    };
+    let list = v.as_array().ok_or_else(bad)?;
+    list.iter()
+        .map(|x| x.as_str().map(str::to_string).ok_or_else(bad))
+        .collect()
+}
+
 /// `start`'s `facts`: `{"probe.tcp": "ok", "probe.cert.days_left": -3, ...}`,
 /// each a fact some collector of the KB produces, with a string, number or
 /// boolean value.

@@ -236,5 +236,11 @@ pub fn kb_description(engine: &Engine) -> Map<String, Json> {
     out.insert("causes".into(), Json::Array(causes));
     out.insert("evidence".into(), Json::Array(evidence));
     out.insert("fixes".into(), Json::Array(fixes));
+    let intake: Vec<Json> = engine
+        .intake_choices()
+        .iter()
+        .map(|c| json!({"choice": c.key, "part": c.part, "label": c.label, "sets": c.sets.sets}))
+        .collect();
+    out.insert("intake".into(), Json::Array(intake));
     out
 }

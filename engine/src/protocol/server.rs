@@ -6,8 +6,8 @@ use serde_json::{Map, Value as Json, json};
 
 use super::compact::compact;
 use super::request::{
-    apply_observations, check_kb, collect_into, facts_field, flag_field, parse_request, str_field,
-    value_field,
+    apply_intake, apply_observations, check_kb, collect_into, facts_field, flag_field,
+    parse_request, str_field, value_field,
 };
 use super::response::{Escaped, body, kb_description};
 use super::{Collect, ProtoError};
@@ -109,6 +109,9 @@ impl Server {
                 check_kb(&engine, req)?;
                 state = State::new(&engine);
                 apply_observations(&engine, &mut state, req.get("observations"))?;
+                if let Some(v) = req.get("intake") {
+                    extra.insert("intake".into(), apply_intake(&engine, &mut state, v)?);
+                }
                 if req.contains_key("target") {
                     // The host is probed before the first question, if the
                     // operator allowed it.

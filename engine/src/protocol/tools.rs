@@ -11,7 +11,7 @@ use serde_json::{Map, Value as Json, json};
 
 use super::compact::{compact, text};
 use super::request::{
-    apply_observations, check_kb, collect_into, flag_field, json_answer, str_field,
+    apply_intake, apply_observations, check_kb, collect_into, flag_field, json_answer, str_field,
 };
 use super::token::{SessionKey, decode_full, encode_with};
 use super::{Collect, ProtoError};
@@ -64,6 +64,7 @@ fn diagnosis_schema() -> Json {
             "done_reason": {"type": ["string", "null"]},
             "verified_fix": {"type": "string"},
             "extracted": {"type": "array", "items": {"type": "object"}},
+            "intake": {"type": "object"},
             "collected": {"type": "object"}
         }
     })
@@ -86,6 +87,7 @@ pub fn specs(probe: bool) -> Vec<ToolSpec> {
                 "properties": {
                     "kb": {"type": "string", "description": "Knowledge base id (default: the one this server serves)."},
                     "observations": observations_schema(),
+                    "intake": {"type": "array", "items": {"type": "string"}, "description": "The user's first answer, several facts at once: what the error dialog says (`cant_connect`: only the 0x904 'can't connect' dialog, `credssp`, `licensing`) and what changed shortly before (`update`, `certificate`, `antivirus`, `policy`, `network`, or `none`)."},
                     "text": {"type": "string", "description": "What the user pasted: the error dialog, event log lines, command output (at most 1 MiB)."},
                     "target": {"type": "string", "description": "Host to probe first, if the operator allowed probing."},
                     "history": {"type": "boolean", "description": "Keep the session's history in its token (about 8 bytes per step), for the `history` tool's chart."}
@@ -233,6 +235,9 @@ impl Toolbox<'_> {
                 keep = flag_field(args, "history")?;
                 let mut state = State::new(engine);
                 apply_observations(engine, &mut state, args.get("observations"))?;
+                if let Some(v) = args.get("intake").filter(|v| !v.is_null()) {
+                    extra.insert("intake".into(), apply_intake(engine, &mut state, v)?);
+                }
                 if args.get("target").is_some_and(|t| !t.is_null()) {
                     probe(engine, &mut state, args, collector, &mut extra)?;
                 }

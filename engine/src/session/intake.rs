@@ -74,9 +74,8 @@ impl State {
             }
             let Some(choice) = engine.intake_choice(key) else {
                 let known: Vec<&str> = engine.intake_choices().iter().map(|c| c.key).collect();
-                return Err(SessionError::BadValue {
-                    evidence: "intake".into(),
-                    value: key.to_string(),
+                return Err(SessionError::UnknownChoice {
+                    choice: key.to_string(),
                     allowed: known.join(", "),
                 });
             };

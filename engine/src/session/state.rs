@@ -129,6 +129,8 @@ pub enum SessionError {
         value: String,
         allowed: String,
     },
+    #[error("`{choice}` is not an intake choice (choices: {allowed}, or none)")]
+    UnknownChoice { choice: String, allowed: String },
     #[error("unknown cause `{0}`")]
     UnknownCause(String),
     #[error("unknown fix `{0}`")]
@@ -145,7 +147,7 @@ impl SessionError {
     pub fn code(&self) -> &'static str {
         match self {
             SessionError::UnknownEvidence(_) => "unknown_evidence",
-            SessionError::BadValue { .. } => "bad_value",
+            SessionError::BadValue { .. } | SessionError::UnknownChoice { .. } => "bad_value",
             SessionError::UnknownCause(_) => "unknown_cause",
             SessionError::UnknownFix(_) => "unknown_fix",
             SessionError::BadState(_) => "bad_state",
