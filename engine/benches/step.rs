@@ -102,6 +102,7 @@ pub fn synthetic(n: usize, m: usize, per_evidence: usize, seed: u64) -> Engine {
             unknown_decay: 0.3,
             step_cost: 0.0,
             recent_changes: BTreeMap::new(),
+            error_shown: BTreeMap::new(),
         },
         causes,
         evidence,

@@ -396,7 +396,10 @@ fn start_takes_the_intake() {
         a.structured["intake"],
         json!({"license_error_shown": "yes", "recent_windows_update": "yes"})
     );
-    assert_eq!(a.structured["ranking"][0]["cause"], json!("licensing_or_cache"));
+    assert_eq!(
+        a.structured["ranking"][0]["cause"],
+        json!("licensing_or_cache")
+    );
     let e = tb
         .call("start_diagnosis", &args(json!({"intake": ["tea"]})), None)
         .unwrap_err();
