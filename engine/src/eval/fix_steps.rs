@@ -128,19 +128,18 @@ pub fn run(engine: &Engine, mut state: State, user: &mut dyn User, intake: bool)
     if intake {
         let picked = user.intake(engine, &state);
         let keys: Vec<&str> = picked.iter().map(String::as_str).collect();
-        // A choice that contradicts nothing always applies; one that fails
-        // (it cannot, for the KB's own keys) is left out.
-        if state.intake(engine, &keys).is_err() {
-            for k in &keys {
-                let _ = state.intake(engine, &[k]);
-            }
-        }
         r.steps += 1;
         r.trail.push(if picked.is_empty() {
             "intake: nothing picked".to_string()
         } else {
             format!("intake: {}", picked.join(", "))
         });
+        // As with an answer the state refuses, the run ends (the KB's own
+        // choices set values `kb check` has validated, so this does not
+        // happen for a checked KB).
+        if state.intake(engine, &keys).is_err() {
+            return r;
+        }
     }
     while r.steps < MAX_STEPS {
         let a = state.assess(engine);
@@ -337,6 +336,7 @@ pub fn from_cases(
     } else {
         &engine.kb.cases
     };
+    let intake = has_intake(engine);
     for (_, case) in list {
         if filter.is_some_and(|f| !case.name.contains(f)) {
             continue;
@@ -355,7 +355,6 @@ pub fn from_cases(
         };
         // Pasting the reporter's text is the first step; with an intake
         // screen, the paste is part of it.
-        let intake = has_intake(engine);
         let pasted = usize::from(case.text.is_some() && !intake);
         for k in 0..repeats.max(1) {
             let mut user = CaseUser {

@@ -51,11 +51,6 @@ impl Engine {
             })
             .collect()
     }
-
-    /// The choice named `key` (`none` and friends are not choices).
-    pub fn intake_choice(&self, key: &str) -> Option<IntakeChoice<'_>> {
-        self.intake_choices().into_iter().find(|c| c.key == key)
-    }
 }
 
 impl State {
@@ -72,14 +67,15 @@ impl State {
             if key.is_empty() || INTAKE_NONE.contains(&key) {
                 continue;
             }
-            let Some(choice) = engine.intake_choice(key) else {
+            let m = &engine.kb.manifest;
+            let Some(choice) = m.error_shown.get(key).or_else(|| m.recent_changes.get(key)) else {
                 let known: Vec<&str> = engine.intake_choices().iter().map(|c| c.key).collect();
                 return Err(SessionError::UnknownChoice {
                     choice: key.to_string(),
                     allowed: known.join(", "),
                 });
             };
-            for (e, v) in &choice.sets.sets {
+            for (e, v) in &choice.sets {
                 sets.retain(|(x, _)| x != e);
                 sets.push((e.clone(), v.clone()));
             }
