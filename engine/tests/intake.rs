@@ -85,4 +85,28 @@ fn the_benchmark_counts_the_intake_as_one_step_and_stays_under_its_bound() {
     );
     // Same seed, same runs.
     assert_eq!(sim.overall, fix_steps::simulated(&engine, 400, 3).overall);
+    // Simulated traces: one per true cause drawn, each opening with the intake.
+    assert!(sim.trails.len() >= 10, "{:?}", sim.trails.len());
+    assert!(sim.trails.iter().all(|(_, t)| t[0].starts_with("intake")));
+}
+
+#[test]
+fn free_answers_bound_the_advice_and_the_cause_known_bounds_them() {
+    let engine = Engine::embedded().unwrap();
+    let sim = fix_steps::simulated(&engine, 600, 5);
+    let (informed_5, informed_fixed) = fix_steps::informed(&engine, 600, 5);
+    let (oracle_5, _) = fix_steps::oracle(&engine);
+    assert!(informed_5 <= informed_fixed);
+    // Answers that cost no step do at least as well as the advice, which
+    // pays a step for each; knowing the cause does better still.
+    assert!(
+        sim.overall.fixed_within_5 < informed_5,
+        "advice {} vs free answers {informed_5}",
+        sim.overall.fixed_within_5
+    );
+    assert!(informed_5 < oracle_5 + 0.03, "{informed_5} vs {oracle_5}");
+    assert_eq!(
+        fix_steps::informed(&engine, 600, 5),
+        (informed_5, informed_fixed)
+    );
 }
