@@ -147,7 +147,7 @@ enum BenchCommand {
         /// Use the KB's cases/ instead of its real reports (reports/)
         #[arg(long)]
         cases_folder: bool,
-        /// Only reports (or cases) whose name contains this
+        /// Only reports (or cases) whose name or file contains this (e.g. held_out)
         #[arg(long)]
         filter: Option<String>,
         /// Random seed (same seed, same runs)
@@ -195,7 +195,7 @@ enum KbCommand {
     Test {
         /// KB folder (default: the embedded KB)
         dir: Option<PathBuf>,
-        /// Only cases whose name contains this text
+        /// Only cases (or reports) whose name or file contains this text
         #[arg(long)]
         filter: Option<String>,
         /// Run the real user reports (reports/) instead and print how often

@@ -175,12 +175,18 @@ pub fn run_case(engine: &Engine, file: &str, case: &Case) -> Vec<CaseRun> {
     out
 }
 
-/// Run every case whose name contains `filter`.
+/// Whether a case is selected by `filter`: no filter, or its name or its
+/// file (`reports/held_out.ron`) contains it.
+pub fn selected(file: &str, case: &Case, filter: Option<&str>) -> bool {
+    filter.is_none_or(|f| case.name.contains(f) || file.contains(f))
+}
+
+/// Run every case whose name or file contains `filter`.
 pub fn run_all(engine: &Engine, filter: Option<&str>) -> Vec<CaseRun> {
     run_list(engine, &engine.kb.cases, filter)
 }
 
-/// Run every real report (`reports/`) whose name contains `filter`.
+/// Run every real report (`reports/`) whose name or file contains `filter`.
 pub fn run_reports(engine: &Engine, filter: Option<&str>) -> Vec<CaseRun> {
     run_list(engine, &engine.kb.reports, filter)
 }
@@ -217,7 +223,7 @@ pub fn rate_within(engine: &Engine, runs: &[CaseRun], mode: Mode, n: usize) -> f
 
 fn run_list(engine: &Engine, list: &[(String, Case)], filter: Option<&str>) -> Vec<CaseRun> {
     list.iter()
-        .filter(|(_, c)| filter.is_none_or(|f| c.name.contains(f)))
+        .filter(|(file, c)| selected(file, c, filter))
         .flat_map(|(file, c)| run_case(engine, file, c))
         .collect()
 }

@@ -325,8 +325,8 @@ pub fn simulated(engine: &Engine, cases: usize, seed: u64) -> Report {
     out
 }
 
-/// Each of the KB's real reports (`reports`) or cases whose name contains
-/// `filter`, `repeats` times;
+/// Each of the KB's real reports (`reports`) or cases whose name or file
+/// contains `filter`, `repeats` times;
 /// the true cause is the case's `top` (or its first `any_of`). Cases
 /// start from their collector facts and their pasted text; the paste
 /// counts as one step (the intake's, when the KB has one).
@@ -347,8 +347,8 @@ pub fn from_cases(
         &engine.kb.cases
     };
     let intake = has_intake(engine);
-    for (_, case) in list {
-        if filter.is_some_and(|f| !case.name.contains(f)) {
+    for (file, case) in list {
+        if !super::cases::selected(file, case, filter) {
             continue;
         }
         let truth = case
