@@ -142,7 +142,7 @@ enum BenchCommand {
         #[arg(long, default_value_t = 5_000)]
         cases: usize,
         /// Runs per KB case (whether a fix works is drawn)
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 100)]
         repeats: usize,
         /// Use the KB's cases/ instead of its real reports (reports/)
         #[arg(long)]

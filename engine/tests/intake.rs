@@ -110,3 +110,26 @@ fn free_answers_bound_the_advice_and_the_cause_known_bounds_them() {
         (informed_5, informed_fixed)
     );
 }
+
+#[test]
+fn a_filter_selects_reports_by_name_or_by_file() {
+    let engine = Engine::embedded().unwrap();
+    let by_file: Vec<&str> = engine
+        .kb
+        .reports
+        .iter()
+        .filter(|(file, _)| file.ends_with("held_out.ron"))
+        .map(|(_, c)| c.name.as_str())
+        .collect();
+    assert!(by_file.len() >= 10, "{by_file:?}");
+    let held_out = fix_steps::from_cases(&engine, true, Some("held_out"), 1, 1);
+    assert_eq!(held_out.overall.runs, by_file.len());
+    let names: Vec<&str> = held_out.trails.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, by_file);
+    // A name still selects one report, wherever it lives.
+    let one = fix_steps::from_cases(&engine, true, Some(by_file[0]), 3, 1);
+    assert_eq!(one.overall.runs, 3);
+    // kb test --reports selects the same way (two modes per report).
+    let runs = rootcause_engine::eval::cases::run_reports(&engine, Some("held_out"));
+    assert_eq!(runs.len(), 2 * by_file.len());
+}

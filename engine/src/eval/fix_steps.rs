@@ -77,7 +77,8 @@ impl Figures {
         let fixed: Vec<&Run> = runs.iter().filter(|r| r.fixed).collect();
         Figures {
             runs: runs.len(),
-            mean_steps_to_fix: fixed.iter().map(|r| r.steps as f64).sum::<f64>()
+            // A fold from +0.0: `Sum` of no floats is -0.0, which prints as such.
+            mean_steps_to_fix: fixed.iter().fold(0.0, |acc, r| acc + r.steps as f64)
                 / fixed.len().max(1) as f64,
             fixed_within_5: fixed.iter().filter(|r| r.steps <= 5).count() as f64 / n,
             fixed: fixed.len() as f64 / n,
