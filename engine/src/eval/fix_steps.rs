@@ -400,9 +400,10 @@ pub fn from_cases(
 /// fix plan. Only the intake (one step) and the fixes tried count. Returns
 /// the share fixed within five steps and the share fixed at all.
 ///
-/// No order of questions can do better in this model than having every
-/// answer for free, so a target above this figure cannot be met by the
-/// advice; only evidence that tells causes apart better can raise it.
+/// Asking costs steps that free answers do not, so with the same plan
+/// afterwards no order of questions does better in this model: a target
+/// above this figure is out of the advice's reach, and only evidence that
+/// tells the causes apart better (or comes without a step) can raise it.
 pub fn informed(engine: &Engine, cases: usize, seed: u64) -> (f64, f64) {
     let m = &engine.model;
     let mut master = Rng::new(seed);
