@@ -198,3 +198,45 @@ fn the_embedded_kb_has_no_warnings() {
     let (code, _, err) = run(&["kb", "check", "--deny-warnings"]);
     assert_eq!(code, 0, "{err}");
 }
+
+/// A pattern whose regex does not compile, one that misses its example and
+/// one that matches its counter-example are each reported at their place
+/// (the patterns are compiled on several threads first).
+#[test]
+fn broken_patterns_are_reported() {
+    let dir = temp_dir("patterns");
+    copy_dir(&root().join("kb/rdp-0x904"), &dir);
+    let path = dir.join("patterns.ron");
+    let mut doctored = std::fs::read_to_string(&path).unwrap();
+    let edits = [
+        // A regex that does not compile.
+        (
+            r##"regex: r#"TcpTestSucceeded\s*:\s*False"#,"##,
+            r##"regex: r#"TcpTestSucceeded\s*:\s*(False"#,"##,
+        ),
+        // An example the regex no longer matches.
+        (
+            r##"regex: r#"TcpTestSucceeded\s*:\s*True"#,"##,
+            r##"regex: r#"TcpTestSucceeded\s*:\s*Yes"#,"##,
+        ),
+        // A counter-example the regex now matches.
+        (
+            r##"regex: r#"Listener state:?\s*Listening\b"#,"##,
+            r##"regex: r#"Listener state:?\s*(Not )?Listening\b"#,"##,
+        ),
+    ];
+    for (from, to) in edits {
+        assert_eq!(doctored.matches(from).count(), 1, "fixture changed: {from}");
+        doctored = doctored.replace(from, to);
+    }
+    std::fs::write(&path, doctored).unwrap();
+    let (code, _, err) = run(&["kb", "check", dir.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    for want in ["bad_regex", "example_fails", "counter_example_matches"] {
+        assert!(err.contains(want), "no {want}:\n{err}");
+    }
+    assert!(err.contains("patterns.ron:"), "{err}");
+    assert!(err.contains("tcp_test_failed"), "{err}");
+    assert!(err.contains("tcp_test_succeeded"), "{err}");
+    assert!(err.contains("rdpwrap_listening"), "{err}");
+}

@@ -155,6 +155,32 @@ pub fn compiled(pattern: &str) -> Result<Arc<Regex>, String> {
     Ok(re)
 }
 
+/// Compile `patterns` into the cache on up to `available_parallelism`
+/// threads: compiling is most of what `kb check` spends on a KB's patterns.
+/// A pattern that fails to compile is left for the caller's own
+/// [`compiled`] call to report.
+pub fn precompile(patterns: &[&str]) {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8)
+        .min(patterns.len());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        while let Some(p) = patterns.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+            let _ = compiled(p);
+        }
+    };
+    if threads <= 1 {
+        work();
+        return;
+    }
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(work);
+        }
+    });
+}
+
 fn shorten(s: &str) -> String {
     let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if one_line.chars().count() <= MAX_SHOWN_CHARS {

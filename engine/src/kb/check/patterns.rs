@@ -3,7 +3,7 @@
 //! counter-examples.
 
 use super::*;
-use crate::kb::patterns::compiled;
+use crate::kb::patterns::{compiled, precompile};
 
 pub(super) fn check_patterns(c: &mut Checker) {
     let kb = c.kb;
@@ -14,6 +14,8 @@ pub(super) fn check_patterns(c: &mut Checker) {
         "pattern",
         kb.patterns.iter().map(|p| p.id.as_str()),
     );
+    let regexes: Vec<&str> = kb.patterns.iter().map(|p| p.regex.as_str()).collect();
+    precompile(&regexes);
     for p in &kb.patterns {
         let re = match compiled(&p.regex) {
             Ok(re) => Some(re),
