@@ -39,6 +39,19 @@ fn one_intake_answer_sets_several_variables_and_moves_the_ranking() {
     state.intake(&engine, &["cant_connect", "none"]).unwrap();
     assert_eq!(state.value_of("credssp_error_shown"), Some("no"));
     assert_eq!(state.value_of("license_error_shown"), Some("no"));
+
+    // A session that started and then dropped points away from the setup
+    // failures (certificate, key) towards the path.
+    let mut state = State::new(&engine);
+    let before = state.assess(&engine);
+    state.intake(&engine, &["session_dropped"]).unwrap();
+    assert_eq!(state.value_of("drops_after_session_start"), Some("yes"));
+    let after = state.assess(&engine);
+    let p = |a: &rootcause_engine::session::Assessment, c: &str| {
+        a.posterior[engine.model.cause_index(c).unwrap()]
+    };
+    assert!(p(&after, "mtu_mismatch") > 3.0 * p(&before, "mtu_mismatch"));
+    assert!(p(&after, "rdp_certificate_invalid") < p(&before, "rdp_certificate_invalid") / 2.0);
 }
 
 #[test]
