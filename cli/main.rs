@@ -147,7 +147,7 @@ enum BenchCommand {
         /// Use the KB's cases/ instead of its real reports (reports/)
         #[arg(long)]
         cases_folder: bool,
-        /// Only reports (or cases) whose name or file contains this (e.g. held_out)
+        /// Only reports (or cases) whose name or file contains this (e.g. held_out.ron)
         #[arg(long)]
         filter: Option<String>,
         /// Random seed (same seed, same runs)

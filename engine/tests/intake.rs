@@ -135,7 +135,7 @@ fn a_filter_selects_reports_by_name_or_by_file() {
         .map(|(_, c)| c.name.as_str())
         .collect();
     assert!(by_file.len() >= 10, "{by_file:?}");
-    let held_out = fix_steps::from_cases(&engine, true, Some("held_out"), 1, 1);
+    let held_out = fix_steps::from_cases(&engine, true, Some("held_out.ron"), 1, 1);
     assert_eq!(held_out.overall.runs, by_file.len());
     let names: Vec<&str> = held_out.trails.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, by_file);
@@ -143,6 +143,6 @@ fn a_filter_selects_reports_by_name_or_by_file() {
     let one = fix_steps::from_cases(&engine, true, Some(by_file[0]), 3, 1);
     assert_eq!(one.overall.runs, 3);
     // kb test --reports selects the same way (two modes per report).
-    let runs = rootcause_engine::eval::cases::run_reports(&engine, Some("held_out"));
+    let runs = rootcause_engine::eval::cases::run_reports(&engine, Some("held_out.ron"));
     assert_eq!(runs.len(), 2 * by_file.len());
 }
