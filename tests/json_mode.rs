@@ -458,6 +458,14 @@ fn start_with_the_intake() {
     let choices = kb["intake"].as_array().expect("intake choices");
     assert_eq!(choices[0]["part"], json!("shown"));
     assert!(choices.iter().any(|c| c["choice"] == json!("update")));
+    // A triage choice names the question it answers.
+    let vpn = choices
+        .iter()
+        .find(|c| c["choice"] == json!("vpn"))
+        .expect("vpn");
+    assert_eq!(vpn["part"], json!("triage"));
+    assert_eq!(vpn["evidence"], json!("connection_path"));
+    assert_eq!(vpn["sets"], json!({"connection_path": "vpn"}));
 
     // One list of choices sets several answers; the response says which.
     let r = p.ok(json!({"op": "start", "id": 1, "intake": ["credssp", "update"]}));
@@ -479,6 +487,13 @@ fn start_with_the_intake() {
     check_error(&r, "bad_value");
     assert!(
         string(&r["error"]["message"], "message").contains("cant_connect"),
+        "{r}"
+    );
+    // Two answers to one question: refused.
+    let r = p.req(json!({"op": "start", "intake": ["lan", "vpn"]}));
+    check_error(&r, "bad_value");
+    assert!(
+        string(&r["error"]["message"], "message").contains("connection_path"),
         "{r}"
     );
     let r = p.req(json!({"op": "start", "intake": "update"}));

@@ -386,16 +386,25 @@ fn the_intake_fills_in_several_facts_from_one_answer() {
         screen.contains("What changed shortly before it started?"),
         "{screen}"
     );
+    assert!(
+        screen.contains("How does the failing client reach the host? One of:"),
+        "{screen}"
+    );
     // Something that is neither a choice nor a known text: said so, and
     // the intake is asked again.
     p.send_line("7 banana").unwrap();
     p.expect("names no choice").unwrap();
     p.expect("intake> ").unwrap();
-    // The CredSSP dialog (choice 2) and an update: one answer, two facts,
-    // and the CredSSP fix is offered at once.
-    p.send_line("2 update").unwrap();
+    // Two answers to one triage question: refused, asked again.
+    p.send_line("lan vpn").unwrap();
+    p.expect("pick one of them").unwrap();
+    p.expect("intake> ").unwrap();
+    // The CredSSP dialog (choice 2), the path and an update: one answer,
+    // three facts, and the CredSSP fix is offered at once.
+    p.send_line("2 vpn update").unwrap();
     p.expect("From the intake:").unwrap();
     p.expect("credssp_error_shown = yes").unwrap();
+    p.expect("connection_path = vpn").unwrap();
     let c = p.expect("Advice:").unwrap();
     assert!(
         text(&c).contains("recent_windows_update = yes"),

@@ -103,6 +103,7 @@ pub fn synthetic(n: usize, m: usize, per_evidence: usize, seed: u64) -> Engine {
             step_cost: 0.0,
             recent_changes: BTreeMap::new(),
             error_shown: BTreeMap::new(),
+            triage: vec![],
         },
         causes,
         evidence,

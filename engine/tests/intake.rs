@@ -6,21 +6,75 @@ use rootcause_engine::eval::fix_steps;
 use rootcause_engine::session::{IntakePart, State};
 
 #[test]
-fn the_embedded_kb_offers_both_parts_of_the_intake() {
+fn the_embedded_kb_offers_the_three_parts_of_the_intake_in_screen_order() {
     let engine = Engine::embedded().unwrap();
     let choices = engine.intake_choices();
-    assert!(choices.iter().any(|c| c.part == IntakePart::Shown));
-    assert!(choices.iter().any(|c| c.part == IntakePart::Changed));
-    // What the dialog says comes first on the screen.
-    let first_changed = choices
+    let parts: Vec<IntakePart> = choices.iter().map(|c| c.part).collect();
+    // What the dialog says, then the triage questions, then what changed.
+    let rank = |p: &IntakePart| match p {
+        IntakePart::Shown => 0,
+        IntakePart::Triage => 1,
+        IntakePart::Changed => 2,
+    };
+    assert!(parts.windows(2).all(|w| rank(&w[0]) <= rank(&w[1])));
+    for part in [IntakePart::Shown, IntakePart::Triage, IntakePart::Changed] {
+        assert!(parts.contains(&part), "{part:?} missing");
+    }
+    // A triage question's choices come in its values' order, labelled by
+    // its own question.
+    let path: Vec<(&str, &str)> = choices
         .iter()
-        .position(|c| c.part == IntakePart::Changed)
-        .unwrap();
-    assert!(
-        choices[..first_changed]
-            .iter()
-            .all(|c| c.part == IntakePart::Shown)
+        .filter(|c| c.evidence == Some("connection_path"))
+        .map(|c| (c.key, c.sets[0].1))
+        .collect();
+    assert_eq!(
+        path,
+        [
+            ("lan", "lan"),
+            ("vpn", "vpn"),
+            ("gateway", "gateway"),
+            ("internet", "internet")
+        ]
     );
+    let vpn = choices.iter().find(|c| c.key == "vpn").unwrap();
+    assert_eq!(vpn.label, "Over a VPN");
+}
+
+#[test]
+fn triage_words_set_their_variable_and_contradicting_words_are_refused() {
+    let engine = Engine::embedded().unwrap();
+    let mut state = State::new(&engine);
+    let set = state
+        .intake(&engine, &["cant_connect", "gateway", "all_fail", "update"])
+        .unwrap();
+    assert!(set.contains(&("connection_path".into(), "gateway".into())));
+    assert!(set.contains(&("other_clients_can_connect".into(), "no".into())));
+    assert_eq!(state.value_of("connection_path"), Some("gateway"));
+    // Once the intake has answered them, they are not asked again.
+    let a = state.assess(&engine);
+    let next = a
+        .next
+        .map(|q| engine.model.evidence[q.evidence].id.as_str());
+    assert_ne!(next, Some("connection_path"));
+    assert_ne!(next, Some("other_clients_can_connect"));
+
+    // Two words for one question, or a dialog that says two exclusive
+    // things, are refused whole: nothing is applied.
+    for words in [
+        &["lan", "vpn"][..],
+        &["update", "others_connect", "all_fail"],
+        &["cant_connect", "credssp"],
+    ] {
+        let mut state = State::new(&engine);
+        let err = state.intake(&engine, words).unwrap_err();
+        assert_eq!(err.code(), "bad_value", "{words:?}");
+        assert!(err.to_string().contains("pick one"), "{err}");
+        assert!(state.observations.is_empty(), "{words:?} applied something");
+    }
+    // The same word twice is no contradiction.
+    let mut state = State::new(&engine);
+    state.intake(&engine, &["vpn", "vpn"]).unwrap();
+    assert_eq!(state.value_of("connection_path"), Some("vpn"));
 }
 
 #[test]

@@ -39,6 +39,26 @@ impl Repl<'_> {
                 );
             }
         }
+        // The triage questions, each headed by its evidence's question.
+        let mut heads: Vec<&str> = Vec::new();
+        for c in choices.iter().filter(|c| c.part == IntakePart::Triage) {
+            let Some(ev) = c.evidence else { continue };
+            if !heads.contains(&ev) {
+                heads.push(ev);
+                let text = self
+                    .engine
+                    .kb
+                    .evidence(ev)
+                    .and_then(|e| e.question.as_ref())
+                    .map_or(ev, |q| q.text.as_str());
+                println!(
+                    "{}",
+                    render::wrap(&format!("{text} One of:"), "  ", "  ", w)
+                );
+            }
+            let head = format!("    {:<15} ", c.key);
+            println!("{}", render::wrap(c.label, &head, &" ".repeat(20), w));
+        }
         let changed: Vec<_> = choices
             .iter()
             .filter(|c| c.part == IntakePart::Changed)
@@ -54,14 +74,25 @@ impl Repl<'_> {
                 )
             );
             for c in changed {
-                let head = format!("    {:<12} ", c.key);
-                println!("{}", render::wrap(c.label, &head, &" ".repeat(17), w));
+                let head = format!("    {:<15} ", c.key);
+                println!("{}", render::wrap(c.label, &head, &" ".repeat(20), w));
             }
         }
+        // An example answer from this KB's own words.
+        let first = |part| choices.iter().find(|c| c.part == part).map(|c| c.key);
+        let mut example: Vec<&str> = Vec::new();
+        if choices.iter().any(|c| c.part == IntakePart::Shown) {
+            example.push("1");
+        }
+        example.extend(first(IntakePart::Triage));
+        example.extend(first(IntakePart::Changed));
         println!(
             "{}",
             render::wrap(
-                "Type the numbers and words that apply (e.g. `1 update antivirus`), or paste the error text; Enter skips.",
+                &format!(
+                    "Type the numbers and words that apply (e.g. `{}`), or paste the error text; Enter skips.",
+                    example.join(" ")
+                ),
                 "  ",
                 "  ",
                 w

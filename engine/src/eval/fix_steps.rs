@@ -192,17 +192,17 @@ impl User for SimulatedUser {
         let mut picked = Vec::new();
         for choice in engine.intake_choices() {
             let mut all = true;
-            for (e, v) in &choice.sets.sets {
-                if !known.contains_key(e.as_str()) {
+            for &(e, v) in &choice.sets {
+                if !known.contains_key(e) {
                     let value = match engine.model.evidence_index(e) {
                         Some(i) => self.answer(engine, state, i),
                         None => UNKNOWN.to_string(),
                     };
                     known.insert(e, value);
                 }
-                all &= known.get(e.as_str()) == Some(v);
+                all &= known.get(e).map(String::as_str) == Some(v);
             }
-            if all && !choice.sets.sets.is_empty() {
+            if all && !choice.sets.is_empty() {
                 picked.push(choice.key.to_string());
             }
         }
@@ -235,11 +235,10 @@ impl User for CaseUser<'_> {
             .intake_choices()
             .into_iter()
             .filter(|c| {
-                !c.sets.sets.is_empty()
+                !c.sets.is_empty()
                     && c.sets
-                        .sets
                         .iter()
-                        .all(|(e, v)| self.answers.get(e) == Some(v))
+                        .all(|&(e, v)| self.answers.get(e).map(String::as_str) == Some(v))
             })
             .map(|c| c.key.to_string())
             .collect()

@@ -2,7 +2,7 @@
 //!
 //! A KB folder of RON files is read by [`load`] into the typed [`model`]
 //! (data only: `Cause`, `Evidence`, `Rule`, `Fix`, `Collector`, `Case`;
-//! the scan's [`finding`]s),
+//! the scan's [`finding`]s, the [`intake`]'s choices),
 //! then [`check`]ed: every problem becomes a [`diag::Diagnostic`] naming its
 //! file:line:column. [`rules`] evaluates the KB's conditions and runs its
 //! forward-chaining rules over facts; [`patterns`] turns pasted text into
@@ -19,6 +19,7 @@ pub mod diag;
 pub mod export;
 pub mod finding;
 pub mod graph;
+pub mod intake;
 pub mod load;
 pub mod model;
 pub mod patterns;

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::intake::{INTAKE_NONE, RecentChange, TriageQuestion};
+
 pub use super::finding::{Finding, Level, SCAN_SETTINGS};
 pub use super::patterns::Pattern;
 
@@ -68,17 +70,12 @@ pub struct Manifest {
     /// a user who reads the client's dialog answers several variables.
     #[serde(default)]
     pub error_shown: BTreeMap<String, RecentChange>,
-}
-
-/// One choice of the intake ("what changed recently?", "what does the
-/// error say?").
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecentChange {
-    /// How the choice is shown.
-    pub label: String,
-    /// Evidence id -> value it sets.
-    pub sets: BTreeMap<String, String>,
+    /// The intake's questions that a user answers at a glance (how the
+    /// client reaches the host, whether others still connect): each is an
+    /// askable evidence variable whose values get a short word to type.
+    /// Its text and labels are the evidence's own question.
+    #[serde(default)]
+    pub triage: Vec<TriageQuestion>,
 }
 
 /// Extra cost per kind of risk (see [`Fix::lowers_security`] and friends).

@@ -239,7 +239,18 @@ pub fn kb_description(engine: &Engine) -> Map<String, Json> {
     let intake: Vec<Json> = engine
         .intake_choices()
         .iter()
-        .map(|c| json!({"choice": c.key, "part": c.part, "label": c.label, "sets": c.sets.sets}))
+        .map(|c| {
+            let sets: Map<String, Json> = c
+                .sets
+                .iter()
+                .map(|&(e, v)| (e.to_string(), json!(v)))
+                .collect();
+            let mut o = json!({"choice": c.key, "part": c.part, "label": c.label, "sets": sets});
+            if let (Some(e), Some(obj)) = (c.evidence, o.as_object_mut()) {
+                obj.insert("evidence".into(), json!(e));
+            }
+            o
+        })
         .collect();
     out.insert("intake".into(), Json::Array(intake));
     out

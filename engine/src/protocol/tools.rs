@@ -87,7 +87,7 @@ pub fn specs(probe: bool) -> Vec<ToolSpec> {
                 "properties": {
                     "kb": {"type": "string", "description": "Knowledge base id (default: the one this server serves)."},
                     "observations": observations_schema(),
-                    "intake": {"type": "array", "items": {"type": "string"}, "description": "The user's first answer, several facts at once: what the error dialog says (`cant_connect`: only the 0x904 'can't connect' dialog, `credssp`, `licensing`) and what changed shortly before (`update`, `certificate`, `antivirus`, `policy`, `network`, or `none`)."},
+                    "intake": {"type": "array", "items": {"type": "string"}, "description": "The user's first answer, several facts at once: what the error dialog says (`cant_connect`: only the 0x904 'can't connect' dialog, `credssp`, `licensing`) how the client reaches the host (`lan`, `vpn`, `gateway`, `internet`), whether others still connect (`others_connect`, `all_fail`), and what changed shortly before (`update`, `certificate`, `antivirus`, `policy`, `network`, or `none`). The `kb` resource lists every choice."},
                     "text": {"type": "string", "description": "What the user pasted: the error dialog, event log lines, command output (at most 1 MiB)."},
                     "target": {"type": "string", "description": "Host to probe first, if the operator allowed probing."},
                     "history": {"type": "boolean", "description": "Keep the session's history in its token (about 8 bytes per step), for the `history` tool's chart."}

@@ -131,6 +131,14 @@ pub enum SessionError {
     },
     #[error("`{choice}` is not an intake choice (choices: {allowed}, or none)")]
     UnknownChoice { choice: String, allowed: String },
+    #[error(
+        "intake choices `{first}` and `{second}` give `{evidence}` different values: pick one of them"
+    )]
+    ConflictingChoices {
+        first: String,
+        second: String,
+        evidence: String,
+    },
     #[error("unknown cause `{0}`")]
     UnknownCause(String),
     #[error("unknown fix `{0}`")]
@@ -147,7 +155,9 @@ impl SessionError {
     pub fn code(&self) -> &'static str {
         match self {
             SessionError::UnknownEvidence(_) => "unknown_evidence",
-            SessionError::BadValue { .. } | SessionError::UnknownChoice { .. } => "bad_value",
+            SessionError::BadValue { .. }
+            | SessionError::UnknownChoice { .. }
+            | SessionError::ConflictingChoices { .. } => "bad_value",
             SessionError::UnknownCause(_) => "unknown_cause",
             SessionError::UnknownFix(_) => "unknown_fix",
             SessionError::BadState(_) => "bad_state",

@@ -19,7 +19,7 @@ use petgraph::graph::DiGraph;
 use crate::infer::OTHER;
 use crate::kb::diag::{Diagnostic, Severity, SourceFile};
 use crate::kb::load::Kb;
-use crate::kb::model::{Action, Bound, CollectorKind, Condition, Parser, Value};
+use crate::kb::model::{Action, Bound, CollectorKind, Condition, INTAKE_NONE, Parser, Value};
 use crate::kb::rules;
 
 mod cases;
@@ -201,10 +201,7 @@ pub(super) fn check_manifest(c: &mut Checker) {
             "max_questions must be at least 1".into(),
         );
     }
-    for (list, choices) in [
-        ("recent_changes", &m.recent_changes),
-        ("error_shown", &m.error_shown),
-    ] {
+    for choices in [&m.recent_changes, &m.error_shown] {
         for (choice, change) in choices {
             for (ev, v) in &change.sets {
                 let ok = c.kb.evidence(ev).is_some_and(|e| e.values.contains(v));
@@ -212,19 +209,97 @@ pub(super) fn check_manifest(c: &mut Checker) {
                     c.err(
                         "unknown_reference",
                         "kb.ron",
-                        list,
+                        &id,
                         Some(choice),
                         format!("intake choice `{choice}` sets `{ev}` to `{v}`, which is not an evidence value of this KB"),
                     );
                 }
             }
-            if list == "error_shown" && m.recent_changes.contains_key(choice) {
+        }
+    }
+    check_triage(c);
+    let id = c.kb.manifest.id.clone();
+    // One answer names choices by their words: a word must mean one choice.
+    let m = &c.kb.manifest;
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut clashes = Vec::new();
+    let words = m
+        .error_shown
+        .keys()
+        .map(|k| ("error_shown", k))
+        .chain(
+            m.triage
+                .iter()
+                .flat_map(|t| t.choices.keys().map(|k| ("triage", k))),
+        )
+        .chain(m.recent_changes.keys().map(|k| ("recent_changes", k)));
+    for (list, word) in words {
+        if !seen.insert(word)
+            || INTAKE_NONE.contains(&word.as_str())
+            || word.parse::<usize>().is_ok()
+        {
+            clashes.push((list, word.clone()));
+        }
+    }
+    for (list, word) in clashes {
+        c.err(
+            "duplicate_id",
+            "kb.ron",
+            &id,
+            Some(&word),
+            format!("intake choice `{word}` ({list}) is another choice's word, a number or one of {}: one answer could not tell them apart", INTAKE_NONE.join(", ")),
+        );
+    }
+}
+
+/// The triage questions: askable evidence, each listed once, every choice
+/// one of its values.
+fn check_triage(c: &mut Checker) {
+    let triage = c.kb.manifest.triage.clone();
+    let id = c.kb.manifest.id.clone();
+    let mut listed = HashSet::new();
+    for t in &triage {
+        let Some(e) = c.kb.evidence(&t.evidence) else {
+            c.err(
+                "unknown_evidence",
+                "kb.ron",
+                &id,
+                Some(&t.evidence),
+                format!("triage names unknown evidence `{}`", t.evidence),
+            );
+            continue;
+        };
+        if e.question.is_none() {
+            c.err(
+                "unknown_reference",
+                "kb.ron",
+                &id,
+                Some(&t.evidence),
+                format!("triage evidence `{}` has no question to show", t.evidence),
+            );
+        }
+        if !listed.insert(t.evidence.as_str()) {
+            c.err(
+                "duplicate_id",
+                "kb.ron",
+                &id,
+                Some(&t.evidence),
+                format!("triage lists `{}` twice", t.evidence),
+            );
+        }
+        let values = e.values.clone();
+        for (word, v) in &t.choices {
+            if !values.contains(v) {
                 c.err(
-                    "duplicate_id",
+                    "unknown_reference",
                     "kb.ron",
-                    list,
-                    Some(choice),
-                    format!("intake choice `{choice}` is both in recent_changes and in error_shown; one answer could not tell them apart"),
+                    &id,
+                    Some(word),
+                    format!(
+                        "triage choice `{word}` means `{v}`, which is not a value of `{}` ({})",
+                        t.evidence,
+                        values.join(", ")
+                    ),
                 );
             }
         }
