@@ -101,9 +101,10 @@ struct Wire {
     fs: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     d: BTreeMap<String, Value>,
-    /// Fix results: fix index, worked.
+    /// Fix results in order, one number each: twice the fix's index, plus
+    /// one when it worked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    x: Vec<(u16, bool)>,
+    x: Vec<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     vf: Option<u16>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -211,7 +212,7 @@ pub fn encode_with(engine: &Engine, key: &SessionKey, state: &State, history: bo
         x: state
             .fixes
             .iter()
-            .map(|r| (fix(&r.fix), r.worked))
+            .map(|r| 2 * u32::from(fix(&r.fix)) + u32::from(r.worked))
             .collect(),
         vf: state.verifying.as_deref().map(fix),
         va: state.verify_answers.clone(),
@@ -327,7 +328,14 @@ pub fn decode_full(
         fixes: wire
             .x
             .into_iter()
-            .map(|(f, worked)| fix(f).map(|fix| FixResult { fix, worked }))
+            .map(|n| {
+                let f = u16::try_from(n / 2)
+                    .map_err(|_| bad("the session token names an unknown fix"))?;
+                fix(f).map(|fix| FixResult {
+                    fix,
+                    worked: n % 2 == 1,
+                })
+            })
             .collect::<Result<_, _>>()?,
         verifying: wire.vf.map(fix).transpose()?,
         verify_answers: wire.va,
