@@ -96,3 +96,34 @@ fn a_broken_likelihood_fails_the_relevant_cases_readably() {
     let last = out.trim_end().lines().last().unwrap();
     assert!(last.ends_with(&format!("{} failed", fails.len())), "{last}");
 }
+
+#[test]
+fn bench_fix_steps_reports_every_kind_of_user() {
+    let (code, out, err) = run(&[
+        "bench",
+        "fix-steps",
+        "--cases",
+        "200",
+        "--repeats",
+        "2",
+        "--filter",
+        "held_out_3",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    // Eleven reports, twice each; the same 200 users with and without the probe.
+    assert_eq!(v["cases"]["overall"]["runs"], 22, "{v}");
+    assert_eq!(v["simulated"]["overall"]["runs"], 200);
+    assert_eq!(v["simulated_probed"]["overall"]["runs"], 200);
+    for k in ["informed", "oracle"] {
+        let f = v[k]["fixed_within_5"].as_f64().expect(k);
+        assert!((0.0..=1.0).contains(&f), "{k}: {f}");
+    }
+    let (code, out, _) = run(&["bench", "fix-steps", "--cases", "50", "--repeats", "1"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("| simulated, host named (the probe first) | 50 |"),
+        "{out}"
+    );
+}

@@ -71,6 +71,7 @@ pub fn fix_steps_cmd(engine: &Engine, o: FixSteps) -> Result<ExitCode> {
     } = o;
     let from_cases = fix_steps::from_cases(engine, reports, filter, repeats, seed);
     let simulated = fix_steps::simulated(engine, cases, seed);
+    let probed = fix_steps::simulated_probed(engine, cases, seed);
     let (oracle_5, oracle_fixed) = fix_steps::oracle(engine);
     let (informed_5, informed_fixed) = fix_steps::informed(engine, cases, seed);
     if json {
@@ -81,6 +82,7 @@ pub fn fix_steps_cmd(engine: &Engine, o: FixSteps) -> Result<ExitCode> {
             serde_json::to_string_pretty(&json!({
                 "cases": from_cases,
                 "simulated": simulated,
+                "simulated_probed": probed,
                 "informed": informed,
                 "oracle": oracle
             }))?
@@ -114,6 +116,9 @@ pub fn fix_steps_cmd(engine: &Engine, o: FixSteps) -> Result<ExitCode> {
     };
     row(&format!("{cases_label}, x{repeats}"), &from_cases.overall);
     row("simulated (answerability)", &simulated.overall);
+    if let Some(p) = &probed {
+        row("simulated, host named (the probe first)", &p.overall);
+    }
     println!(
         "\nCeilings for simulated users: one who answers every question at no step cost is fixed within 5 steps in {:.1}% and at all in {:.1}%; one who knows the true cause (drawn from the priors) and tries its best fixes first, in {:.1}% and {:.1}%.",
         informed_5 * 100.0,
@@ -121,10 +126,14 @@ pub fn fix_steps_cmd(engine: &Engine, o: FixSteps) -> Result<ExitCode> {
         oracle_5 * 100.0,
         oracle_fixed * 100.0
     );
-    for (title, r) in [
+    let mut sections = vec![
         (cases_label.as_str(), &from_cases),
         ("simulated", &simulated),
-    ] {
+    ];
+    if let Some(p) = &probed {
+        sections.push(("simulated, host named", p));
+    }
+    for (title, r) in sections {
         println!("\nPer true cause, {title}:\n");
         println!("| cause | runs | mean steps to fix | fixed within 5 steps | fixed |");
         println!("|---|---|---|---|---|");
@@ -146,6 +155,15 @@ pub fn fix_steps_cmd(engine: &Engine, o: FixSteps) -> Result<ExitCode> {
         println!("\nThe first simulated run of each true cause:\n");
         for (cause, trail) in &simulated.trails {
             println!("- {cause} ({} steps): {}", trail.len(), trail.join(" → "));
+        }
+        if let Some(p) = &probed {
+            println!(
+                "\nThe first simulated run of each true cause, host named (the probe is no step):\n"
+            );
+            for (cause, trail) in &p.trails {
+                let steps = trail.iter().filter(|t| !t.starts_with("probe: ")).count();
+                println!("- {cause} ({steps} steps): {}", trail.join(" → "));
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

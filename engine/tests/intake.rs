@@ -179,6 +179,49 @@ fn free_answers_bound_the_advice_and_the_cause_known_bounds_them() {
 }
 
 #[test]
+fn naming_the_host_runs_the_probe_first_and_shortens_the_way_to_a_fix() {
+    let engine = Engine::embedded().unwrap();
+    let sim = fix_steps::simulated(&engine, 800, 7);
+    let probed = fix_steps::simulated_probed(&engine, 800, 7).expect("the KB has a probe");
+    // Same users (same seed), with the probe's facts before the intake.
+    assert_eq!(probed.overall.runs, sim.overall.runs);
+    assert!(
+        probed.overall.fixed_within_5 > sim.overall.fixed_within_5 + 0.05,
+        "probe {} vs none {}",
+        probed.overall.fixed_within_5,
+        sim.overall.fixed_within_5
+    );
+    assert!(probed.overall.mean_steps_to_fix < sim.overall.mean_steps_to_fix);
+    assert_eq!(
+        fix_steps::simulated_probed(&engine, 800, 7)
+            .unwrap()
+            .overall,
+        probed.overall
+    );
+    // Each trail opens with what the probe found, then the intake; over a
+    // port that does not answer nothing is negotiated.
+    for (cause, trail) in &probed.trails {
+        let probe = trail[0].strip_prefix("probe: ").expect("probe first");
+        assert!(trail[1].starts_with("intake"), "{cause}: {trail:?}");
+        assert!(probe.contains("port_reachable="), "{cause}: {probe}");
+        if probe.contains("port_reachable=no") {
+            assert!(!probe.contains("rdp_negotiation="), "{cause}: {probe}");
+            assert!(!probe.contains("tls_handshake="), "{cause}: {probe}");
+        }
+        if probe.contains("rdp_negotiation=closed_early") {
+            assert!(!probe.contains("tls_handshake="), "{cause}: {probe}");
+        }
+    }
+    // A KB without a network probe has no such users.
+    let mini = Engine::from_dir(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/kb/mini"
+    )))
+    .unwrap();
+    assert!(fix_steps::simulated_probed(&mini, 10, 1).is_none());
+}
+
+#[test]
 fn a_filter_selects_reports_by_name_or_by_file() {
     let engine = Engine::embedded().unwrap();
     let by_file: Vec<&str> = engine

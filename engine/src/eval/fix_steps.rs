@@ -36,6 +36,7 @@ use serde::Serialize;
 use super::simulate::Rng;
 use crate::Engine;
 use crate::infer::OTHER;
+use crate::kb::model::{Action, CollectorKind};
 use crate::session::{Source, State, UNKNOWN};
 
 /// A run that has not found a working fix after this many steps gives up.
@@ -301,16 +302,90 @@ fn has_intake(engine: &Engine) -> bool {
 
 /// `cases` users drawn from the model.
 pub fn simulated(engine: &Engine, cases: usize, seed: u64) -> Report {
+    simulate_users(engine, cases, seed, None)
+}
+
+/// `cases` users drawn from the model, as [`simulated`], who name the host
+/// (`diagnose HOST`): the KB's network probe runs before the intake and
+/// costs the user no step. The variables its rules set are drawn from the
+/// true cause's likelihoods in KB order, each only where the KB would still
+/// ask it (`ask_if`: nothing is negotiated over a port that does not
+/// answer). The model does not say which variables a probe that stopped
+/// early could not read (for the RDP KB: the certificate after a
+/// negotiation without TLS), so they are drawn too, and the figure is an
+/// upper estimate of what the probe brings. `None` when the KB has no
+/// network probe.
+pub fn simulated_probed(engine: &Engine, cases: usize, seed: u64) -> Option<Report> {
+    let probe = engine
+        .kb
+        .collectors
+        .iter()
+        .find(|c| matches!(c.kind, CollectorKind::RdpProbe))?;
+    let evidence = collected_by(engine, &probe.produces);
+    (!evidence.is_empty())
+        .then(|| simulate_users(engine, cases, seed, Some((&probe.id, &evidence))))
+}
+
+/// The evidence the KB's rules set from these facts alone, in KB order.
+fn collected_by(engine: &Engine, facts: &[String]) -> Vec<usize> {
+    let m = &engine.model;
+    let mut set: Vec<usize> = engine
+        .kb
+        .rules
+        .iter()
+        .filter(|r| r.when.facts().iter().all(|f| facts.iter().any(|p| p == f)))
+        .flat_map(|r| r.then.iter())
+        .filter_map(|a| match a {
+            Action::Set(e, _) => m.evidence_index(e),
+            Action::Derive(..) => None,
+        })
+        .collect();
+    set.sort_unstable();
+    set.dedup();
+    set
+}
+
+fn simulate_users(
+    engine: &Engine,
+    cases: usize,
+    seed: u64,
+    probe: Option<(&str, &[usize])>,
+) -> Report {
+    let m = &engine.model;
     let mut master = Rng::new(seed);
     let intake = has_intake(engine);
     let runs: Vec<(usize, Run)> = (0..cases)
         .map(|_| {
-            let cause = master.pick(&engine.model.prior);
+            let cause = master.pick(&m.prior);
             let mut user = SimulatedUser {
                 cause,
                 rng: Rng::new(master.next_u64()),
             };
-            (cause, run(engine, State::new(engine), &mut user, intake))
+            let mut state = State::new(engine);
+            let mut probed = Vec::new();
+            if let Some((collector, evidence)) = probe {
+                for &e in evidence {
+                    let ev = &m.evidence[e];
+                    if ev.askable && !state.candidates(engine).contains(&e) {
+                        continue;
+                    }
+                    let row: Vec<f64> = (0..ev.arity()).map(|v| ev.p(cause, v)).collect();
+                    let value = ev.values[user.rng.pick(&row)].clone();
+                    let source = Source::Collector {
+                        collector: collector.to_string(),
+                        detail: "simulated".into(),
+                    };
+                    // A value of the model is valid: nothing to refuse.
+                    if state.observe(engine, &ev.id, &value, source).is_ok() {
+                        probed.push(format!("{}={value}", ev.id));
+                    }
+                }
+            }
+            let mut r = run(engine, state, &mut user, intake);
+            if !probed.is_empty() {
+                r.trail.insert(0, format!("probe: {}", probed.join(", ")));
+            }
+            (cause, r)
         })
         .collect();
     let mut trails: BTreeMap<usize, Vec<String>> = BTreeMap::new();
@@ -320,7 +395,7 @@ pub fn simulated(engine: &Engine, cases: usize, seed: u64) -> Report {
     let mut out = report(engine, seed, runs);
     out.trails = trails
         .into_iter()
-        .map(|(c, t)| (engine.model.causes[c].clone(), t))
+        .map(|(c, t)| (m.causes[c].clone(), t))
         .collect();
     out
 }
