@@ -374,28 +374,30 @@ pub fn parse_text<T: DeserializeOwned>(f: &SourceFile, diags: &mut Vec<Diagnosti
 
 /// Offset of the first bracket beyond [`MAX_NESTING`], ignoring strings.
 fn too_deep(text: &str) -> Option<usize> {
+    // Bytes, not chars: every byte of a multi-byte UTF-8 character is at
+    // least 0x80, so none is a bracket, a quote or a backslash.
     let mut depth = 0usize;
     let mut in_str = false;
     let mut escaped = false;
-    for (i, ch) in text.char_indices() {
+    for (i, &b) in text.as_bytes().iter().enumerate() {
         if in_str {
-            match ch {
+            match b {
                 _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' => in_str = false,
+                b'\\' => escaped = true,
+                b'"' => in_str = false,
                 _ => {}
             }
             continue;
         }
-        match ch {
-            '"' => in_str = true,
-            '(' | '[' | '{' => {
+        match b {
+            b'"' => in_str = true,
+            b'(' | b'[' | b'{' => {
                 depth += 1;
                 if depth > MAX_NESTING {
                     return Some(i);
                 }
             }
-            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
     }
