@@ -18,11 +18,14 @@
 //!   for the true cause, and says `unknown` otherwise.
 //!
 //! The second measures the model against itself; the first measures it
-//! against what reporters actually knew.
+//! against what reporters actually knew. [`simulated_probed`] runs the
+//! second kind with the host named, so that the network probe's findings
+//! arrive before the intake.
 //!
 //! Both start as `diagnose` does: with the intake screen (one step), where
 //! the user pastes what they have and picks what the error dialog says and
-//! what changed recently (the KB's `error_shown` and `recent_changes`).
+//! what changed recently, and answers the triage questions (the KB's
+//! `error_shown`, `triage` and `recent_changes`).
 //! A case user picks the choices its report states; a simulated user reads
 //! the dialog and recalls the changes with each variable's answerability.
 //!

@@ -13,8 +13,8 @@
 //!   question, fix plan, [`Advice`], [`Done`]);
 //! - `explain`: why this question, how this ranking, why not that cause;
 //! - `history`: the posterior after each step, replayed from the trace;
-//! - `intake`: the first screen, what the error says and what changed
-//!   (several facts from one answer);
+//! - `intake`: the first screen, what the error says, the triage questions
+//!   and what changed (several facts from one answer);
 //! - `findings`: what `rootcause scan` reports about one endpoint
 //!   (`findings.ron` over the probe's facts and the evidence they set).
 
