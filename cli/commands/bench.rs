@@ -152,15 +152,13 @@ pub fn fix_steps_cmd(engine: &Engine, o: FixSteps) -> Result<ExitCode> {
         for (name, trail) in &from_cases.trails {
             println!("- {name} ({} steps): {}", trail.len(), trail.join(" → "));
         }
-        println!("\nThe first simulated run of each true cause:\n");
-        for (cause, trail) in &simulated.trails {
-            println!("- {cause} ({} steps): {}", trail.len(), trail.join(" → "));
-        }
+        let mut runs = vec![("", &simulated)];
         if let Some(p) = &probed {
-            println!(
-                "\nThe first simulated run of each true cause, host named (the probe is no step):\n"
-            );
-            for (cause, trail) in &p.trails {
+            runs.push((", host named (the probe is no step)", p));
+        }
+        for (title, r) in runs {
+            println!("\nThe first simulated run of each true cause{title}:\n");
+            for (cause, trail) in &r.trails {
                 let steps = trail.iter().filter(|t| !t.starts_with("probe: ")).count();
                 println!("- {cause} ({steps} steps): {}", trail.join(" → "));
             }

@@ -3,7 +3,7 @@
 //! the error text pasted.
 
 use super::*;
-use rootcause_engine::session::{INTAKE_NONE, IntakePart};
+use rootcause_engine::session::{INTAKE_NONE, IntakeChoice, IntakePart};
 
 impl Repl<'_> {
     /// A fresh session on a terminal whose KB has an intake opens with it.
@@ -21,67 +21,53 @@ impl Repl<'_> {
         let w = self.width;
         let choices = self.engine.intake_choices();
         println!("{}", render::wrap("Before the first question:", "", "", w));
-        let mut n = 0;
-        let shown: Vec<_> = choices
-            .iter()
-            .filter(|c| c.part == IntakePart::Shown)
-            .collect();
-        if !shown.is_empty() {
+        let heading = |text: &str| println!("{}", render::wrap(text, "  ", "  ", w));
+        // A choice typed by its word: the word, then its label.
+        let keyed = |c: &IntakeChoice| {
+            let head = format!("    {:<15} ", c.key);
+            println!("{}", render::wrap(c.label, &head, &" ".repeat(20), w));
+        };
+        let of = |part| {
+            choices
+                .iter()
+                .filter(move |c: &&IntakeChoice| c.part == part)
+        };
+        for (n, c) in of(IntakePart::Shown).enumerate() {
+            if n == 0 {
+                heading("What does the error dialog say?");
+            }
             println!(
                 "{}",
-                render::wrap("What does the error dialog say?", "  ", "  ", w)
+                render::wrap(c.label, &format!("    {}) ", n + 1), "       ", w)
             );
-            for c in shown {
-                n += 1;
-                println!(
-                    "{}",
-                    render::wrap(c.label, &format!("    {n}) "), "       ", w)
-                );
-            }
         }
-        // The triage questions, each headed by its evidence's question.
-        let mut heads: Vec<&str> = Vec::new();
-        for c in choices.iter().filter(|c| c.part == IntakePart::Triage) {
-            let Some(ev) = c.evidence else { continue };
-            if !heads.contains(&ev) {
-                heads.push(ev);
+        // The triage questions, each headed by its evidence's question (a
+        // question's choices come together).
+        let mut last = None;
+        for c in of(IntakePart::Triage) {
+            if c.evidence != last {
+                last = c.evidence;
+                let ev = c.evidence.unwrap_or(c.key);
                 let text = self
                     .engine
                     .kb
                     .evidence(ev)
                     .and_then(|e| e.question.as_ref())
                     .map_or(ev, |q| q.text.as_str());
-                println!(
-                    "{}",
-                    render::wrap(&format!("{text} One of:"), "  ", "  ", w)
-                );
+                heading(&format!("{text} One of:"));
             }
-            let head = format!("    {:<15} ", c.key);
-            println!("{}", render::wrap(c.label, &head, &" ".repeat(20), w));
+            keyed(c);
         }
-        let changed: Vec<_> = choices
-            .iter()
-            .filter(|c| c.part == IntakePart::Changed)
-            .collect();
-        if !changed.is_empty() {
-            println!(
-                "{}",
-                render::wrap(
-                    "What changed shortly before it started? Any of:",
-                    "  ",
-                    "  ",
-                    w
-                )
-            );
-            for c in changed {
-                let head = format!("    {:<15} ", c.key);
-                println!("{}", render::wrap(c.label, &head, &" ".repeat(20), w));
+        for (n, c) in of(IntakePart::Changed).enumerate() {
+            if n == 0 {
+                heading("What changed shortly before it started? Any of:");
             }
+            keyed(c);
         }
         // An example answer from this KB's own words.
-        let first = |part| choices.iter().find(|c| c.part == part).map(|c| c.key);
+        let first = |part| of(part).next().map(|c| c.key);
         let mut example: Vec<&str> = Vec::new();
-        if choices.iter().any(|c| c.part == IntakePart::Shown) {
+        if first(IntakePart::Shown).is_some() {
             example.push("1");
         }
         example.extend(first(IntakePart::Triage));

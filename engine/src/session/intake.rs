@@ -98,7 +98,7 @@ impl State {
     ) -> Result<Vec<(String, String)>, SessionError> {
         let choices = engine.intake_choices();
         // (evidence, value, the choice that set it)
-        let mut sets: Vec<(String, String, &str)> = Vec::new();
+        let mut sets: Vec<(&str, &str, &str)> = Vec::new();
         for key in keys {
             let key = key.trim();
             if key.is_empty() || INTAKE_NONE.contains(&key) {
@@ -112,20 +112,23 @@ impl State {
                 });
             };
             for &(e, v) in &choice.sets {
-                if let Some((_, other, by)) = sets.iter().find(|(x, _, _)| x == e) {
-                    if other != v {
+                match sets.iter().find(|(x, _, _)| *x == e) {
+                    Some(&(_, other, by)) if other != v => {
                         return Err(SessionError::ConflictingChoices {
                             first: by.to_string(),
                             second: choice.key.to_string(),
                             evidence: e.to_string(),
                         });
                     }
-                    continue;
+                    Some(_) => {}
+                    None => sets.push((e, v, choice.key)),
                 }
-                sets.push((e.to_string(), v.to_string(), choice.key));
             }
         }
-        let sets: Vec<(String, String)> = sets.into_iter().map(|(e, v, _)| (e, v)).collect();
+        let sets: Vec<(String, String)> = sets
+            .into_iter()
+            .map(|(e, v, _)| (e.to_string(), v.to_string()))
+            .collect();
         let mut next = self.clone();
         for (e, v) in &sets {
             next.observe(engine, e, v, Source::User)?;

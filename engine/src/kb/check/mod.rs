@@ -217,12 +217,9 @@ pub(super) fn check_manifest(c: &mut Checker) {
             }
         }
     }
-    check_triage(c);
-    let id = c.kb.manifest.id.clone();
+    check_triage(c, &id);
     // One answer names choices by their words: a word must mean one choice.
-    let m = &c.kb.manifest;
     let mut seen: HashSet<&str> = HashSet::new();
-    let mut clashes = Vec::new();
     let words = m
         .error_shown
         .keys()
@@ -238,32 +235,28 @@ pub(super) fn check_manifest(c: &mut Checker) {
             || INTAKE_NONE.contains(&word.as_str())
             || word.parse::<usize>().is_ok()
         {
-            clashes.push((list, word.clone()));
+            c.err(
+                "duplicate_id",
+                "kb.ron",
+                &id,
+                Some(word),
+                format!("intake choice `{word}` ({list}) is another choice's word, a number or one of {}: one answer could not tell them apart", INTAKE_NONE.join(", ")),
+            );
         }
-    }
-    for (list, word) in clashes {
-        c.err(
-            "duplicate_id",
-            "kb.ron",
-            &id,
-            Some(&word),
-            format!("intake choice `{word}` ({list}) is another choice's word, a number or one of {}: one answer could not tell them apart", INTAKE_NONE.join(", ")),
-        );
     }
 }
 
 /// The triage questions: askable evidence, each listed once, every choice
 /// one of its values.
-fn check_triage(c: &mut Checker) {
-    let triage = c.kb.manifest.triage.clone();
-    let id = c.kb.manifest.id.clone();
+fn check_triage(c: &mut Checker, id: &str) {
+    let kb = c.kb;
     let mut listed = HashSet::new();
-    for t in &triage {
-        let Some(e) = c.kb.evidence(&t.evidence) else {
+    for t in &kb.manifest.triage {
+        let Some(e) = kb.evidence(&t.evidence) else {
             c.err(
                 "unknown_evidence",
                 "kb.ron",
-                &id,
+                id,
                 Some(&t.evidence),
                 format!("triage names unknown evidence `{}`", t.evidence),
             );
@@ -273,7 +266,7 @@ fn check_triage(c: &mut Checker) {
             c.err(
                 "unknown_reference",
                 "kb.ron",
-                &id,
+                id,
                 Some(&t.evidence),
                 format!("triage evidence `{}` has no question to show", t.evidence),
             );
@@ -282,23 +275,22 @@ fn check_triage(c: &mut Checker) {
             c.err(
                 "duplicate_id",
                 "kb.ron",
-                &id,
+                id,
                 Some(&t.evidence),
                 format!("triage lists `{}` twice", t.evidence),
             );
         }
-        let values = e.values.clone();
         for (word, v) in &t.choices {
-            if !values.contains(v) {
+            if !e.values.contains(v) {
                 c.err(
                     "unknown_reference",
                     "kb.ron",
-                    &id,
+                    id,
                     Some(word),
                     format!(
                         "triage choice `{word}` means `{v}`, which is not a value of `{}` ({})",
                         t.evidence,
-                        values.join(", ")
+                        e.values.join(", ")
                     ),
                 );
             }
